@@ -1,0 +1,284 @@
+"""Evasion-proof normalisation: the text every model sees, with offsets into the original.
+
+People evade word filters with look-alike letters, zero-width characters, leetspeak,
+separators, elongation and masks. Every trick is undone here, *before* any model sees the
+text, so a head trained on plain spellings also catches the disguised ones.
+
+Work is done per whitespace-separated raw token and cached: comments repeat the same
+tokens endlessly, so after warm-up most tokens cost one dictionary lookup. Each output
+token keeps the character offsets of its raw token in the *original* text, which is what
+explanation spans point at.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final
+
+from nltk.tokenize.casual import TweetTokenizer
+
+from moderation.text.charmaps import (
+    CYRILLIC_FIRST,
+    CYRILLIC_LAST,
+    HOMOGLYPHS,
+    LEET,
+    LEET_ONLY_INSIDE,
+    MASK_CHARS,
+    SEPARATORS,
+    fold_diacritics,
+    is_invisible,
+)
+
+_RAW_TOKEN: Final = re.compile(r"\S+")
+#: A plain lower-case word with optional trailing punctuation: the common case, no work.
+_PLAIN: Final = re.compile(r"([a-ząćęłńóśźż]+)([.,!?;:]*)")
+_EDGE_PUNCT: Final = "\"'„”“«»‚‘’()[]{}<>.,;:!?…"
+_ELONGATION: Final = re.compile(r"([^\W\d_])\1{2,}")
+_PUNCT_RUN: Final = re.compile(r"([^\w\s])\1{3,}")
+_URL: Final = re.compile(r"(?:https?://|www\.)\S+|\{url\}|\burl\b", re.IGNORECASE)
+_MENTION: Final = re.compile(r"@\w+|\{username\}|@anonymized_account", re.IGNORECASE)
+_TAG: Final = re.compile(r"\[(surname|pseudonym|address|email|phonenumber|number)\]")
+_CYRILLIC: Final = re.compile(f"[{CYRILLIC_FIRST}-{CYRILLIC_LAST}]")
+_LATIN: Final = re.compile(r"[a-zA-Z]")
+_LETTER: Final = re.compile(r"[^\W\d_]")
+_HOMOGLYPH_TABLE: Final = str.maketrans(HOMOGLYPHS)
+
+URL_TOKEN: Final = "_url_"
+USER_TOKEN: Final = "@user"
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """One normalised word and where its raw token sits in the original text."""
+
+    begin: int
+    end: int
+    word: str
+
+
+@dataclass(frozen=True, slots=True)
+class _RawResult:
+    words: tuple[str, ...]
+    lead: int  # characters of edge punctuation before the word inside the raw token
+    trail: int  # ... and after it
+
+
+class Normalizer:
+    """Turns comments into normalised tokens; one instance per model (it caches).
+
+    ``unmask_words`` are the words a masked token (``k*rwa``, ``ch#j``) may stand for, most
+    likely first: the built-in profanity list and, when a model is loaded, its vocabulary.
+    """
+
+    def __init__(self, unmask_words: Iterable[str] = (), *, cache_size: int = 200_000) -> None:
+        self.unmask_words = tuple(dict.fromkeys(fold_diacritics(w.casefold()) for w in unmask_words))
+        self.cache_size = cache_size
+        self._by_length: dict[int, tuple[str, ...]] = {}
+        for word in self.unmask_words:
+            self._by_length.setdefault(len(word), ())
+            self._by_length[len(word)] += (word,)
+        self._caches: tuple[dict[str, _RawResult], dict[str, _RawResult]] = ({}, {})
+        self._tweet_tokenizer = TweetTokenizer(preserve_case=True, reduce_len=False)
+
+    # -- public -------------------------------------------------------------------------
+
+    def tokens(self, text: str) -> list[Token]:
+        """Normalised tokens of ``text`` with offsets into ``text`` itself."""
+        map_glyphs = not text.isascii() and self._latin_dominant(text)
+        cache = self._caches[map_glyphs]
+        out: list[Token] = []
+        for match in _RAW_TOKEN.finditer(text):
+            raw = match.group()
+            result = cache.get(raw)
+            if result is None:
+                result = self._normalize_raw(raw, map_glyphs)
+                if len(cache) >= self.cache_size:
+                    cache.clear()
+                cache[raw] = result
+            if not result.words:
+                continue
+            begin, end = match.start() + result.lead, match.end() - result.trail
+            if end <= begin:  # a raw token of pure punctuation: point at all of it
+                begin, end = match.start(), match.end()
+            out.extend(Token(begin, end, word) for word in result.words)
+        return _join_spaced_letters(out)
+
+    def words(self, text: str) -> list[str]:
+        """Just the normalised words (for training, where offsets are not needed)."""
+        return [token.word for token in self.tokens(text)]
+
+    # -- one raw token ----------------------------------------------------------------
+
+    def _normalize_raw(self, raw: str, map_glyphs: bool) -> _RawResult:
+        plain = _PLAIN.fullmatch(raw)
+        if plain is not None:
+            word, punct = plain.groups()
+            words = (fold_diacritics(_collapse(word)),)
+            if punct:
+                words += (_PUNCT_RUN.sub(r"\1\1\1", punct),)
+            return _RawResult(words, 0, len(punct))
+        text = raw
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+            text = "".join(c for c in text if not is_invisible(c))
+        text = text.casefold()
+        if not text.isascii() and (map_glyphs or _mixed_script(text)):
+            text = text.translate(_HOMOGLYPH_TABLE)
+        text = fold_diacritics(text)
+        text = _MENTION.sub(USER_TOKEN, _URL.sub(URL_TOKEN, _TAG.sub(r"\1", text)))
+        core, lead, trail = _strip_edges(text)
+        if core:
+            core = _join_separated(core)
+            core = self._unmask_and_unleet(core)
+            core = _collapse(core)
+        words: list[str] = []
+        if lead:
+            words.append(_PUNCT_RUN.sub(r"\1\1\1", text[:lead]))
+        if core:
+            words.extend(self._split_words(core))
+        if trail:
+            words.append(_PUNCT_RUN.sub(r"\1\1\1", text[len(text) - trail :]))
+        lead_raw, trail_raw = _raw_edges(raw)
+        return _RawResult(tuple(w for w in words if w), lead_raw, trail_raw)
+
+    def _split_words(self, core: str) -> list[str]:
+        if core in (URL_TOKEN, USER_TOKEN) or _LETTER.fullmatch(core) or core.isalnum():
+            return [core]
+        return [_PUNCT_RUN.sub(r"\1\1\1", w) for w in self._tweet_tokenizer.tokenize(core)]
+
+    def _unmask_and_unleet(self, core: str) -> str:
+        """Replace symbol runs inside a word: masks via the lexicon, leetspeak via LEET."""
+        if core.isalpha() or core in (URL_TOKEN, USER_TOKEN) or not _LETTER.search(core):
+            return core
+        chars = list(core)
+        n = len(chars)
+        letter = [c.isalpha() for c in chars]
+        first = letter.index(True)
+        last = n - 1 - letter[::-1].index(True)
+        masked = False
+        i = 0
+        while i < n:
+            if letter[i]:
+                i += 1
+                continue
+            j = i
+            while j < n and not letter[j] and not chars[j].isspace():
+                j += 1
+            if j == i:  # whitespace left by NFKC (e.g. a spacing accent): not a run
+                i += 1
+                continue
+            run = "".join(chars[i:j])
+            inside = first < i and j <= last
+            if inside and any(c in MASK_CHARS for c in run):
+                masked = True
+            elif all(c in LEET for c in run) and (
+                inside
+                or (i > last and not any(c in LEET_ONLY_INSIDE for c in run) and len(run) <= 2)
+                or (j == first and len(run) == 1 and run not in LEET_ONLY_INSIDE and n - j >= 3)
+            ):
+                for k in range(i, j):
+                    chars[k] = LEET[chars[k]]
+            i = j
+        word = "".join(chars)
+        if masked:
+            return self._unmask(word)
+        return word
+
+    def _unmask(self, word: str) -> str:
+        """Find the lexicon word a masked spelling stands for; keep the mask if none fits."""
+        parts = re.split(r"([\W\d_]+)", word)
+        pattern_parts: list[str] = []
+        for part in parts:
+            if not part:
+                continue
+            if part.isalpha():
+                pattern_parts.append(re.escape(part))
+            else:
+                pattern_parts.append(f"[^\\W\\d_]{{1,{len(part) + 1}}}")
+        pattern = re.compile("".join(pattern_parts))
+        letters = sum(len(p) for p in parts if p.isalpha())
+        max_len = len(word) + 1
+        for length in range(letters + 1, max_len + 1):
+            for candidate in self._by_length.get(length, ()):
+                if pattern.fullmatch(candidate):
+                    return candidate
+        return re.sub(r"[\W\d_]+", "*", word)
+
+    @staticmethod
+    def _latin_dominant(text: str) -> bool:
+        return len(_LATIN.findall(text)) >= len(_CYRILLIC.findall(text))
+
+
+# -- helpers shared by the steps above --------------------------------------------------
+
+
+def _collapse(word: str) -> str:
+    """kuuurwaaa -> kurwa: three or more of the same letter become one."""
+    return _ELONGATION.sub(r"\1", word)
+
+
+def _mixed_script(text: str) -> bool:
+    return _LATIN.search(text) is not None and _CYRILLIC.search(text) is not None or any(
+        "\u0370" <= c <= "\u03ff" for c in text
+    )
+
+
+def _strip_edges(text: str) -> tuple[str, int, int]:
+    core = text.strip(_EDGE_PUNCT)
+    if not core:
+        return "", len(text), 0
+    lead = len(text) - len(text.lstrip(_EDGE_PUNCT))
+    trail = len(text) - len(text.rstrip(_EDGE_PUNCT))
+    return core, lead, trail
+
+
+def _raw_edges(raw: str) -> tuple[int, int]:
+    """Edge punctuation of the raw token itself, so spans cover the word, not the comma."""
+    core = raw.strip(_EDGE_PUNCT)
+    if not core:
+        return 0, 0
+    return len(raw) - len(raw.lstrip(_EDGE_PUNCT)), len(raw) - len(raw.rstrip(_EDGE_PUNCT))
+
+
+_SEPARATED: Final = re.compile(
+    r"(?:[^\W_]|[" + re.escape("".join(LEET)) + r"]){1,2}"
+    r"(?:[" + re.escape("".join(SEPARATORS)) + r"](?:[^\W_]|[" + re.escape("".join(LEET)) + r"]){1,2}){2,}"
+)
+
+
+def _join_separated(core: str) -> str:
+    """k.u.r.w.a / ch-u-j / k_u_r_w_a -> the word without separators.
+
+    Requires three or more pieces of one or two characters, so "m.in." and "polsko-rosyjski"
+    stay as they are. Pieces of digits only (dates, versions) are left alone.
+    """
+    if _SEPARATED.fullmatch(core) is None or not _LETTER.search(core):
+        return core
+    return "".join(c for c in core if c not in SEPARATORS)
+
+
+def _join_spaced_letters(tokens: list[Token]) -> list[Token]:
+    """'k u r w a' -> one token 'kurwa' spanning the letters: three or more lone letters."""
+    if len(tokens) < 3:
+        return tokens
+    out: list[Token] = []
+    run: list[Token] = []
+    for token in tokens:
+        if len(token.word) == 1 and token.word.isalpha():
+            run.append(token)
+            continue
+        _flush(run, out)
+        run = []
+        out.append(token)
+    _flush(run, out)
+    return out
+
+
+def _flush(run: list[Token], out: list[Token]) -> None:
+    if len(run) >= 3:
+        out.append(Token(run[0].begin, run[-1].end, "".join(t.word for t in run)))
+    else:
+        out.extend(run)
