@@ -91,13 +91,33 @@ class TextFeaturizer:
 
     def transform(self, docs: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """TF-IDF matrix (n_docs x n_features), word block first, then characters."""
+        return self._transform(docs, with_tokens=False)[0]
+
+    def transform_with_tokens(
+        self, docs: Sequence[Sequence[str]]
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """The document matrix, plus one row per token holding that token's share of it.
+
+        A token's row carries its unigram and its character n-grams weighted exactly as
+        in its document's row (IDF and the document's normalisation), so a head's weights
+        times a token row is that token's contribution to the head's decision: the basis
+        of explanation spans. (Repeated n-grams are counted linearly here, not sublinearly.)
+        """
+        documents, tokens = self._transform(docs, with_tokens=True)
+        assert tokens is not None
+        return documents, tokens
+
+    def _transform(
+        self, docs: Sequence[Sequence[str]], *, with_tokens: bool
+    ) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
         word_vocab = self.word_vocab_
         offset = self.n_word_features_
         cache = self._cache
+        n_docs = len(docs)
         word_rows: list[int] = []
         word_cols: list[int] = []
         char_parts: list[NDArray[np.int32]] = []
-        char_lengths = np.zeros(len(docs), dtype=np.int64)
+        char_lengths = np.zeros(n_docs, dtype=np.int64)
         for row, words in enumerate(docs):
             for gram in self._word_grams(words):
                 col = word_vocab.get(gram)
@@ -114,19 +134,55 @@ class TextFeaturizer:
             char_lengths[row] = total
         words_matrix = sp.csr_matrix(
             (np.ones(len(word_cols), dtype=np.float32), (word_rows, word_cols)),
-            shape=(len(docs), offset),
+            shape=(n_docs, offset),
         )
-        indptr = np.zeros(len(docs) + 1, dtype=np.int64)
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
         np.cumsum(char_lengths, out=indptr[1:])
         indices = np.concatenate(char_parts) if char_parts else _EMPTY
         chars_matrix = sp.csr_matrix(
             (np.ones(indices.size, dtype=np.float32), indices, indptr),
-            shape=(len(docs), self.n_features_ - offset),
+            shape=(n_docs, self.n_features_ - offset),
         )
         chars_matrix.sum_duplicates()
-        words_matrix = _tfidf(words_matrix, self.word_idf_, 1.0)
-        chars_matrix = _tfidf(chars_matrix, self.char_idf_, self.char_weight)
-        return sp.hstack([words_matrix, chars_matrix], format="csr", dtype=np.float32)
+        word_scale = _tfidf(words_matrix, self.word_idf_, 1.0)
+        char_scale = _tfidf(chars_matrix, self.char_idf_, self.char_weight)
+        documents = sp.hstack([words_matrix, chars_matrix], format="csr", dtype=np.float32)
+        if not with_tokens:
+            return documents, None
+        return documents, self._token_matrix(docs, char_parts, word_scale, char_scale)
+
+    def _token_matrix(
+        self,
+        docs: Sequence[Sequence[str]],
+        char_parts: list[NDArray[np.int32]],
+        word_scale: NDArray[np.float32],
+        char_scale: NDArray[np.float32],
+    ) -> sp.csr_matrix:
+        word_vocab = self.word_vocab_
+        offset = self.n_word_features_
+        n_tokens = len(char_parts)
+        token_doc = np.repeat(np.arange(len(docs)), [len(words) for words in docs])
+        unigram = np.fromiter(
+            (word_vocab.get(word, -1) for words in docs for word in words),
+            dtype=np.int64,
+            count=n_tokens,
+        )
+        char_counts = np.fromiter((part.size for part in char_parts), dtype=np.int64, count=n_tokens)
+        has_word = unigram >= 0
+        counts = char_counts + has_word
+        indptr = np.zeros(n_tokens + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        indices = np.empty(int(indptr[-1]), dtype=np.int64)
+        data = np.empty(int(indptr[-1]), dtype=np.float32)
+        word_slots = indptr[:-1][has_word]
+        indices[word_slots] = unigram[has_word]
+        data[word_slots] = self.word_idf_[unigram[has_word]] * word_scale[token_doc[has_word]]
+        char_mask = np.ones(indices.size, dtype=bool)
+        char_mask[word_slots] = False
+        char_ids = np.concatenate(char_parts) if char_parts else _EMPTY
+        indices[char_mask] = char_ids.astype(np.int64) + offset
+        data[char_mask] = self.char_idf_[char_ids] * np.repeat(char_scale[token_doc], char_counts)
+        return sp.csr_matrix((data, indices, indptr), shape=(n_tokens, self.n_features_))
 
     def feature_names(self) -> list[str]:
         """Feature names in column order (for inspection and tests)."""
@@ -172,8 +228,8 @@ def _select(
     return vocab, idf.astype(np.float32)
 
 
-def _tfidf(matrix: sp.csr_matrix, idf: NDArray[np.float32], weight: float) -> sp.csr_matrix:
-    """Sublinear tf, idf weighting and row L2 normalisation, in place on the CSR data."""
+def _tfidf(matrix: sp.csr_matrix, idf: NDArray[np.float32], weight: float) -> NDArray[np.float32]:
+    """Sublinear tf, idf weighting and row L2 normalisation, in place; returns the row scales."""
     data = matrix.data
     np.log(data, out=data)
     data += 1.0
@@ -183,4 +239,4 @@ def _tfidf(matrix: sp.csr_matrix, idf: NDArray[np.float32], weight: float) -> sp
     norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=matrix.shape[0]))
     scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
     data *= np.repeat(scale, lengths)
-    return matrix
+    return scale

@@ -18,8 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
-from nltk.tokenize.casual import TweetTokenizer
-
 from moderation.text.charmaps import (
     CYRILLIC_FIRST,
     CYRILLIC_LAST,
@@ -45,6 +43,8 @@ _CYRILLIC: Final = re.compile(f"[{CYRILLIC_FIRST}-{CYRILLIC_LAST}]")
 _LATIN: Final = re.compile(r"[a-zA-Z]")
 _LETTER: Final = re.compile(r"[^\W\d_]")
 _HOMOGLYPH_TABLE: Final = str.maketrans(HOMOGLYPHS)
+#: A word whose mask could not be resolved: kept as one token ("g*wniarz"), not split at "*".
+_MASKED_WORD: Final = re.compile(r"[^\W\d_]+(?:\*[^\W\d_]+)+")
 
 URL_TOKEN: Final = "_url_"
 USER_TOKEN: Final = "@user"
@@ -80,7 +80,11 @@ class Normalizer:
         for word in self.unmask_words:
             self._by_length.setdefault(len(word), ())
             self._by_length[len(word)] += (word,)
+        self._unmask_set = frozenset(self.unmask_words)
         self._caches: tuple[dict[str, _RawResult], dict[str, _RawResult]] = ({}, {})
+        # nltk's package import is slow (about a second): pay it when a normaliser is built.
+        from nltk.tokenize.casual import TweetTokenizer
+
         self._tweet_tokenizer = TweetTokenizer(preserve_case=True, reduce_len=False)
 
     # -- public -------------------------------------------------------------------------
@@ -120,7 +124,7 @@ class Normalizer:
             if punct:
                 words += (_PUNCT_RUN.sub(r"\1\1\1", punct),)
             return _RawResult(words, 0, len(punct))
-        text = raw
+        text = raw.translate(_INVISIBLE_TABLE)
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
             text = "".join(c for c in text if not is_invisible(c))
@@ -145,7 +149,12 @@ class Normalizer:
         return _RawResult(tuple(w for w in words if w), lead_raw, trail_raw)
 
     def _split_words(self, core: str) -> list[str]:
-        if core in (URL_TOKEN, USER_TOKEN) or _LETTER.fullmatch(core) or core.isalnum():
+        if (
+            core in (URL_TOKEN, USER_TOKEN)
+            or _LETTER.fullmatch(core)
+            or core.isalnum()
+            or _MASKED_WORD.fullmatch(core)
+        ):
             return [core]
         return [_PUNCT_RUN.sub(r"\1\1\1", w) for w in self._tweet_tokenizer.tokenize(core)]
 
@@ -156,9 +165,12 @@ class Normalizer:
         chars = list(core)
         n = len(chars)
         letter = [c.isalpha() for c in chars]
+        if not any(letter):  # letter-like numerals only ("〇〇"): _LETTER matched, isalpha not
+            return core
         first = letter.index(True)
         last = n - 1 - letter[::-1].index(True)
         masked = False
+        inside_leet: list[int] = []
         i = 0
         while i < n:
             if letter[i]:
@@ -181,10 +193,28 @@ class Normalizer:
             ):
                 for k in range(i, j):
                     chars[k] = LEET[chars[k]]
+                if inside:
+                    inside_leet.extend(range(i, j))
             i = j
         word = "".join(chars)
         if masked:
             return self._unmask(word)
+        if inside_leet and word not in self._unmask_set:
+            return self._confirm_leet(word, inside_leet)
+        return word
+
+    def _confirm_leet(self, word: str, positions: list[int]) -> str:
+        """k0rwa -> kurwa: a leet character inside a word may stand for another letter.
+
+        The usual reading ("0" is "o") gave a word outside the lexicon; if a lexicon word of
+        the same length differs only at the leet positions, the writer meant that word.
+        """
+        pattern = re.compile(
+            "".join(r"[^\W\d_]" if k in positions else re.escape(c) for k, c in enumerate(word))
+        )
+        for candidate in self._by_length.get(len(word), ()):
+            if pattern.fullmatch(candidate):
+                return candidate
         return word
 
     def _unmask(self, word: str) -> str:
@@ -212,6 +242,18 @@ class Normalizer:
         return len(_LATIN.findall(text)) >= len(_CYRILLIC.findall(text))
 
 
+_INVISIBLE_TABLE: Final = dict.fromkeys(
+    (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xAD, 0x034F, 0x061C, 0x115F, 0x1160,
+     0x17B4, 0x17B5, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
+     0x3164, 0xFEFF, 0xFFA0, *range(0xFE00, 0xFE10)),
+)
+
+
+def strip_invisible(text: str) -> str:
+    """The text without zero-width, bidi and control characters (for language detection)."""
+    return unicodedata.normalize("NFKC", text.translate(_INVISIBLE_TABLE))
+
+
 # -- helpers shared by the steps above --------------------------------------------------
 
 
@@ -236,16 +278,30 @@ def _strip_edges(text: str) -> tuple[str, int, int]:
 
 
 def _raw_edges(raw: str) -> tuple[int, int]:
-    """Edge punctuation of the raw token itself, so spans cover the word, not the comma."""
-    core = raw.strip(_EDGE_PUNCT)
-    if not core:
+    """Edge punctuation of the raw token itself, so spans cover the word, not the comma.
+
+    Invisible and control characters at the edges are skipped too ("kurwa,\u200b" spans
+    "kurwa", not the comma); combining marks are not, they belong to the letter before them.
+    """
+    begin, end = 0, len(raw)
+    while begin < end and _is_raw_edge(raw[begin]):
+        begin += 1
+    while end > begin and _is_raw_edge(raw[end - 1]):
+        end -= 1
+    if begin == end:
         return 0, 0
-    return len(raw) - len(raw.lstrip(_EDGE_PUNCT)), len(raw) - len(raw.rstrip(_EDGE_PUNCT))
+    return begin, len(raw) - end
 
 
+def _is_raw_edge(char: str) -> bool:
+    return char in _EDGE_PUNCT or (
+        is_invisible(char) and unicodedata.category(char) not in ("Mn", "Me")
+    )
+
+
+_PIECE: Final = r"(?:[^\W_]|[" + re.escape("".join(sorted(set(LEET) - SEPARATORS))) + r"]){1,2}"
 _SEPARATED: Final = re.compile(
-    r"(?:[^\W_]|[" + re.escape("".join(LEET)) + r"]){1,2}"
-    r"(?:[" + re.escape("".join(SEPARATORS)) + r"](?:[^\W_]|[" + re.escape("".join(LEET)) + r"]){1,2}){2,}"
+    _PIECE + r"(?:[" + re.escape("".join(SEPARATORS)) + r"]" + _PIECE + r"){2,}"
 )
 
 
@@ -255,7 +311,7 @@ def _join_separated(core: str) -> str:
     Requires three or more pieces of one or two characters, so "m.in." and "polsko-rosyjski"
     stay as they are. Pieces of digits only (dates, versions) are left alone.
     """
-    if _SEPARATED.fullmatch(core) is None or not _LETTER.search(core):
+    if len(core) > 60 or _SEPARATED.fullmatch(core) is None or not _LETTER.search(core):
         return core
     return "".join(c for c in core if c not in SEPARATORS)
 

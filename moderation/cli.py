@@ -1,0 +1,141 @@
+"""The ``moderation`` command: score texts, score JSON lines, evaluate the bundle.
+
+Errors are mapped to output in one place (``main``): a library ``ModerationError`` becomes
+one line on stderr and exit status 1; a bad JSON line becomes an error line in the output
+and the rest of the stream is still scored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+from typing import Any, TextIO
+
+from moderation import config
+from moderation.errors import ModerationError
+
+BATCH_LINES = 512
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="moderation", description="Score comments for toxicity (Polish and English).")
+    parser.add_argument("--model", metavar="DIR", help="bundle directory (default: MODERATION_MODEL_DIR, else models/)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    score = commands.add_parser(
+        "score",
+        help="score texts given as arguments, or JSON lines on stdin",
+        description=(
+            "Score TEXT arguments, or with --jsonl read lines {\"id\": ..., \"text\": ...} from stdin "
+            "and write one JSON result per line, in order. A line that cannot be scored gets "
+            "{\"id\": ..., \"error\": {\"code\", \"message\"}} and the rest go on."
+        ),
+    )
+    score.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score")
+    score.add_argument("--jsonl", action="store_true", help="read JSON lines from stdin")
+    score.add_argument("--model", dest="sub_model", metavar="DIR", help=argparse.SUPPRESS)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="print held-out quality figures of the bundle",
+        description=(
+            "Print the bundle's held-out figures: test-split F1 per corpus (external corpora "
+            "under --corpora), false-positive rate on the identity-term sentences, and recall "
+            "under each evasion trick. Cross-validated figures: bench/quality.py --cv."
+        ),
+    )
+    evaluate.add_argument("--corpora", metavar="DIR", help="external corpora root (default: MODERATION_CORPORA, else ../shared/datasets)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    evaluate.add_argument("--model", dest="sub_model", metavar="DIR", help=argparse.SUPPRESS)
+    return parser
+
+
+def _read_jsonl(stream: TextIO) -> Iterator[tuple[int, str]]:
+    for number, line in enumerate(stream, 1):
+        if line.strip():
+            yield number, line
+
+
+def _parse_line(number: int, line: str) -> tuple[str | None, object, dict[str, Any] | None]:
+    """(id, text, error) for one input line; ``error`` is set when the line is unusable."""
+    try:
+        item = json.loads(line)
+    except ValueError as exc:
+        return None, None, {"code": "invalid_json", "message": f"line {number}: {exc}"}
+    if not isinstance(item, dict):
+        return None, None, {"code": "invalid_json", "message": f"line {number}: expected an object"}
+    raw_id = item.get("id")
+    item_id = None if raw_id is None else str(raw_id)
+    if "text" not in item:
+        return item_id, None, {"code": "missing_text", "message": f"line {number}: no \"text\" field"}
+    return item_id, item["text"], None
+
+
+def score_jsonl(scorer: Any, stream: TextIO, out: TextIO) -> int:
+    """Score JSON lines in batches, writing results in input order; returns the error count."""
+    errors = 0
+    lines = _read_jsonl(stream)
+    while batch := list(islice(lines, BATCH_LINES)):
+        parsed = [_parse_line(number, line) for number, line in batch]
+        valid = [(i, item_id, text) for i, (item_id, text, error) in enumerate(parsed) if error is None]
+        outcomes = scorer.score([text for _, _, text in valid], ids=[item_id for _, item_id, _ in valid])
+        by_position = {i: outcome.to_dict() for (i, _, _), outcome in zip(valid, outcomes, strict=True)}
+        for i, (item_id, _, error) in enumerate(parsed):
+            record = by_position.get(i) or {"id": item_id, "error": error}
+            errors += "error" in record
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.flush()
+    return errors
+
+
+def _evaluate(scorer: Any, corpora: Path, as_json: bool, out: TextIO) -> None:
+    from moderation.benchmark import evasion_texts, evasion_report, heldout_report, identity_report
+
+    figures: dict[str, Any] = {
+        "model_version": scorer.model_version,
+        "heldout": heldout_report(scorer, corpora),
+        "identity_terms": identity_report(scorer, config.REPO_ROOT / "training_data" / "eval" / "identity_terms.jsonl"),
+        "evasion": evasion_report(scorer, evasion_texts(corpora)),
+    }
+    if as_json:
+        out.write(json.dumps(figures, indent=2, ensure_ascii=False, default=str) + "\n")
+        return
+    from moderation.benchmark import format_report
+
+    out.write(format_report(figures))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        from moderation.scoring import Scorer
+
+        model = args.sub_model or args.model
+        scorer = Scorer.load(model) if model else Scorer.load()
+        if args.command == "score":
+            if args.jsonl:
+                score_jsonl(scorer, sys.stdin, sys.stdout)
+                return 0
+            if not args.texts:
+                print("moderation score: error: give TEXT arguments or --jsonl", file=sys.stderr)
+                return 2
+            for text in args.texts:
+                print(json.dumps(scorer.score_text(text).to_dict(), ensure_ascii=False))
+            return 0
+        corpora = Path(args.corpora or config.resolve()["corpora"])
+        _evaluate(scorer, corpora, args.json, sys.stdout)
+        return 0
+    except ModerationError as exc:
+        print(f"moderation: error: {exc.code}: {exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # a setting that does not parse
+        print(f"moderation: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

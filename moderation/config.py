@@ -1,0 +1,114 @@
+"""One settings table: every setting's name, type, default and help, read once.
+
+Each setting can come from a command-line flag or a ``MODERATION_<NAME>`` environment
+variable (flags win). The README's settings reference is generated from / tested
+against this table, so documentation cannot drift from code.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+
+
+def _default_model_dir() -> str:
+    # In a source checkout (the design card's layout) models/ sits at the repository root.
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return str(REPO_ROOT / "models")
+    return str(Path.cwd() / "models")
+
+
+def _default_corpora() -> str:
+    return str(REPO_ROOT.parent / "shared" / "datasets")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"must be a positive integer, got {value}")
+    return number
+
+
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0.0 <= number <= 1.0:
+        raise ValueError(f"must be between 0 and 1, got {value}")
+    return number
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One row of the settings table."""
+
+    name: str
+    parse: Callable[[str], Any]
+    default: Callable[[], str] | str
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"MODERATION_{self.name.upper()}"
+
+    def default_text(self) -> str:
+        return self.default() if callable(self.default) else self.default
+
+
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting("model_dir", str, _default_model_dir,
+            "Directory holding the model bundle (bundle.joblib + manifest.json)."),
+    Setting("corpora", str, _default_corpora,
+            "Root folder of the external corpora listed in training_data/sources.toml."),
+    Setting("max_chars", _positive_int, "10000",
+            "Longest text scored whole; longer texts are windowed or rejected (see long_text)."),
+    Setting("long_text", _choice("window", "reject"), "window",
+            "Over-long texts: 'window' scores the first and last max_chars/2 characters and says so "
+            "in the result; 'reject' returns a text_too_long error."),
+    Setting("span_min_score", _probability, "0.5",
+            "Explanation spans are given for every attribute whose probability is at least this."),
+    Setting("spans_per_attribute", _positive_int, "3",
+            "At most this many spans per attribute, strongest first."),
+)
+
+_BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """The table row for ``name`` (KeyError for a name that is not a setting)."""
+    return _BY_NAME[name]
+
+
+def resolve(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Every setting's value: an explicit override, else the environment, else the default.
+
+    Raises ``ValueError`` naming the setting and its source when a value does not parse.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    values: dict[str, Any] = {}
+    for row in SETTINGS:
+        given = overrides.get(row.name)
+        if given is not None:
+            raw, source = str(given), f"--{row.name.replace('_', '-')}"
+        elif row.env in environ:
+            raw, source = environ[row.env], row.env
+        else:
+            raw, source = row.default_text(), "default"
+        try:
+            values[row.name] = row.parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"setting {row.name} ({source}): {exc}") from exc
+    return values

@@ -1,0 +1,94 @@
+"""Explanation spans: the words that raised each score most, as offsets into the original text.
+
+The heads are linear, so a head's decision is a sum over features, and every feature of
+a document belongs to one of its tokens (its unigram or a character n-gram inside it).
+A token's contribution is therefore exact up to sublinear term frequency, and a span
+points at the raw token in the *original* text, so an obfuscated ``k*rwa`` is highlighted
+as the reader wrote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from moderation.model.heads import HeadStack
+from moderation.text.normalize import Token
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """One highlighted stretch of the original text.
+
+    ``score`` is the span's share (0-1) of all the evidence that raised the attribute in
+    this text, so the spans of one attribute sum to at most 1.
+    """
+
+    begin: int
+    end: int
+    text: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"begin": self.begin, "end": self.end, "text": self.text, "score": self.score}
+
+
+def top_spans(
+    heads: HeadStack,
+    token_rows: sp.csr_matrix,
+    token_lists: Sequence[Sequence[Token]],
+    texts: Sequence[str],
+    probabilities: NDArray[np.float64],
+    *,
+    min_score: float,
+    limit: int,
+) -> list[dict[str, list[Span]]]:
+    """Spans per document and attribute, for attributes scoring at least ``min_score``."""
+    n_docs = len(token_lists)
+    out: list[dict[str, list[Span]]] = [{} for _ in range(n_docs)]
+    needed = probabilities >= min_score
+    if not needed.any():
+        return out
+    lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=n_docs)
+    token_doc = np.repeat(np.arange(n_docs), lengths)
+    first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    contributions = np.asarray(token_rows @ heads.weights)
+    for column, attribute in enumerate(heads.attributes):
+        if not needed[:, column].any():
+            continue
+        values = contributions[:, column]
+        positive = np.where(values > 0, values, 0.0)
+        totals = np.bincount(token_doc, weights=positive, minlength=n_docs)
+        candidates = np.flatnonzero(needed[token_doc, column] & (values > 0))
+        if candidates.size == 0:
+            continue
+        order = candidates[np.lexsort((-values[candidates], token_doc[candidates]))]
+        docs = token_doc[order]
+        group_start = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
+        rank = np.arange(order.size) - np.repeat(group_start, np.diff(np.r_[group_start, order.size]))
+        # Several words of one raw token share its span: keep a few extra and merge them below.
+        for token_index in order[rank < limit * 2]:
+            doc = int(token_doc[token_index])
+            token = token_lists[doc][token_index - first_token[doc]]
+            share = float(values[token_index] / totals[doc]) if totals[doc] > 0 else 0.0
+            spans = out[doc].setdefault(attribute, [])
+            for i, span in enumerate(spans):
+                if span.begin == token.begin and span.end == token.end:
+                    spans[i] = Span(span.begin, span.end, span.text, span.score + share)
+                    break
+            else:
+                if len(spans) < limit:
+                    spans.append(Span(token.begin, token.end, texts[doc][token.begin : token.end], share))
+        for spans_of_doc in out:
+            spans = spans_of_doc.get(attribute)
+            if spans:
+                spans.sort(key=lambda span: -span.score)
+                spans_of_doc[attribute] = [
+                    Span(s.begin, s.end, s.text, round(s.score, 3)) for s in spans
+                ]
+    return out

@@ -1,0 +1,79 @@
+"""Linear attribute heads sharing one feature matrix, and their calibration.
+
+All heads of one language are stacked in one weight matrix so a batch is scored with a
+single sparse-dense product; each column then goes through its own calibrator, fitted on
+development data, so that a score of 0.8 means "about 80% of such comments are toxic".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Maps a raw decision value to a probability: isotonic (piecewise linear) or Platt.
+
+    Isotonic needs plenty of development data of both classes; with little data the
+    two-parameter Platt sigmoid is the safer choice (see ``fit_calibrator``).
+    """
+
+    method: str  # "isotonic" | "sigmoid"
+    xs: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    ys: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    slope: float = 1.0
+    offset: float = 0.0
+
+    def __call__(self, decision: NDArray[np.floating]) -> NDArray[np.float64]:
+        if self.method == "isotonic":
+            return np.interp(decision, self.xs, self.ys)
+        return 1.0 / (1.0 + np.exp(-(self.slope * decision + self.offset)))
+
+
+def fit_calibrator(decision: NDArray[np.floating], y: NDArray[np.integer], min_per_class: int = 150) -> Calibrator:
+    """Fit a calibrator on held-out decision values; isotonic when both classes are plentiful."""
+    from sklearn.isotonic import IsotonicRegression
+    from sklearn.linear_model import LogisticRegression
+
+    positives = int(y.sum())
+    negatives = int(len(y) - positives)
+    if positives == 0 or negatives == 0:
+        # Nothing to learn from: keep the model's own sigmoid, say so through the method.
+        return Calibrator("sigmoid")
+    if min(positives, negatives) >= min_per_class:
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(decision, y)
+        return Calibrator(
+            "isotonic",
+            xs=np.asarray(iso.X_thresholds_, dtype=np.float64),
+            ys=np.asarray(iso.y_thresholds_, dtype=np.float64),
+        )
+    platt = LogisticRegression(C=1e4)
+    platt.fit(np.asarray(decision).reshape(-1, 1), y)
+    return Calibrator("sigmoid", slope=float(platt.coef_[0, 0]), offset=float(platt.intercept_[0]))
+
+
+@dataclass
+class HeadStack:
+    """Weights (n_features x n_heads), intercepts and calibrators of one language's heads."""
+
+    attributes: tuple[str, ...]
+    weights: NDArray[np.float32]
+    intercepts: NDArray[np.float32]
+    calibrators: tuple[Calibrator, ...]
+
+    def decision(self, features: sp.csr_matrix) -> NDArray[np.float64]:
+        """Raw decision values, one column per head."""
+        raw = features @ self.weights
+        return np.asarray(raw, dtype=np.float64) + self.intercepts
+
+    def probabilities(self, features: sp.csr_matrix) -> NDArray[np.float64]:
+        """Calibrated probabilities, one column per head."""
+        decision = self.decision(features)
+        return np.column_stack(
+            [calibrate(decision[:, i]) for i, calibrate in enumerate(self.calibrators)]
+        ) if len(self.calibrators) else decision

@@ -1,0 +1,250 @@
+"""Scorer: a loaded bundle turned into results, batch-first.
+
+One text is a batch of one. Bad items never sink a batch: each gets a ``ScoreError`` with
+a stable code in its place, and the rest are scored. ``score_text`` is the one-text
+convenience that raises the typed exception instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from moderation import config
+from moderation.attributes import ATTRIBUTES
+from moderation.errors import InvalidTextError, ModerationError, TextTooLongError
+from moderation.model.bundle import Bundle, LanguageModel, load_bundle
+from moderation.model.explain import Span, top_spans
+from moderation.text.language import LanguageDetector, LanguageGuess
+from moderation.text.normalize import Normalizer, Token, strip_invisible
+
+
+@dataclass(slots=True)
+class ScoreResult:
+    """Scores of one text; ``to_dict`` gives the documented JSON shape."""
+
+    language: str
+    supported: bool
+    scores: dict[str, float]
+    flagged: list[str]
+    spans: dict[str, list[Span]]
+    model_version: str
+    window: dict[str, int] | None = None
+    id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    ok = True
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {} if self.id is None else {"id": self.id}
+        out["language"] = self.language
+        out["supported"] = self.supported
+        out["scores"] = self.scores
+        out["flagged"] = self.flagged
+        out["spans"] = {name: [span.to_dict() for span in spans] for name, spans in self.spans.items()}
+        out["model_version"] = self.model_version
+        if self.window is not None:
+            out["window"] = self.window
+        out.update(self.extra)
+        return out
+
+
+@dataclass(slots=True)
+class ScoreError:
+    """An item that could not be scored, in its place in the batch."""
+
+    code: str
+    message: str
+    id: str | None = None
+
+    ok = False
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {} if self.id is None else {"id": self.id}
+        out["error"] = {"code": self.code, "message": self.message}
+        return out
+
+
+Outcome = ScoreResult | ScoreError
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A valid text ready for the models: its tokens, language and window if any."""
+
+    index: int
+    text: str
+    tokens: list[Token]
+    guess: LanguageGuess
+    window: dict[str, int] | None
+
+
+class Scorer:
+    """Scores comments with a loaded bundle. Thread-safe for concurrent ``score`` calls."""
+
+    def __init__(self, bundle: Bundle, settings: Mapping[str, Any] | None = None) -> None:
+        values = config.resolve(settings)
+        self.bundle = bundle
+        self.max_chars: int = values["max_chars"]
+        self.long_text: str = values["long_text"]
+        self.span_min_score: float = values["span_min_score"]
+        self.spans_per_attribute: int = values["spans_per_attribute"]
+        self.detector = LanguageDetector()
+        # One normaliser for all languages: tokens are made before the language is known.
+        self.normalizer = Normalizer(
+            word for model in bundle.models.values() for word in model.unmask_words
+        )
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, **settings: Any) -> Scorer:
+        """Load the bundle in ``path`` (default: the model_dir setting) after verifying it."""
+        directory = Path(path) if path is not None else Path(config.resolve(settings)["model_dir"])
+        return cls(load_bundle(directory), settings)
+
+    @property
+    def model_version(self) -> str:
+        return self.bundle.model_version
+
+    # -- public -------------------------------------------------------------------------
+
+    def score(self, texts: Sequence[object], ids: Sequence[str | None] | None = None) -> list[Outcome]:
+        """Score a batch; one outcome per input, in order."""
+        outcomes: list[Outcome | None] = [None] * len(texts)
+        groups: dict[str, list[_Prepared]] = {}
+        unsupported: list[_Prepared] = []
+        for index, text in enumerate(texts):
+            try:
+                prepared = self._prepare(index, text)
+            except ModerationError as exc:
+                outcomes[index] = ScoreError(exc.code, str(exc))
+                continue
+            if prepared.guess.language in self.bundle.models:
+                groups.setdefault(prepared.guess.language, []).append(prepared)
+            else:
+                unsupported.append(prepared)
+        for language, items in groups.items():
+            for item, outcome in zip(items, self._score_group(language, items), strict=True):
+                outcomes[item.index] = outcome
+        if unsupported:
+            for item, outcome in zip(unsupported, self._score_unsupported(unsupported), strict=True):
+                outcomes[item.index] = outcome
+        if ids is not None:
+            for outcome, item_id in zip(outcomes, ids, strict=True):
+                assert outcome is not None
+                outcome.id = item_id
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def score_text(self, text: str) -> ScoreResult:
+        """Score one text; raises ``InvalidTextError`` (or a subclass) instead of an error item."""
+        outcome = self.score([text])[0]
+        if isinstance(outcome, ScoreError):
+            error = TextTooLongError if outcome.code == TextTooLongError.code else InvalidTextError
+            raised = error(outcome.message)
+            raised.code = outcome.code
+            raise raised
+        return outcome
+
+    # -- steps --------------------------------------------------------------------------
+
+    def _prepare(self, index: int, text: object) -> _Prepared:
+        if not isinstance(text, str):
+            raise InvalidTextError(f"text must be a string, got {type(text).__name__}")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            error = InvalidTextError(f"text is not valid Unicode (lone surrogate at {exc.start})")
+            error.code = "invalid_unicode"
+            raise error from None
+        if not text or text.isspace():
+            empty = InvalidTextError("text is empty")
+            empty.code = "empty_text"
+            raise empty
+        window: dict[str, int] | None = None
+        if len(text) > self.max_chars:
+            if self.long_text == "reject":
+                raise TextTooLongError(f"text has {len(text)} characters; the limit is {self.max_chars}")
+            half = self.max_chars // 2
+            window = {"length": len(text), "head": half, "tail": half}
+            normalizer = self.normalizer
+            tokens = normalizer.tokens(text[:half])
+            shift = len(text) - half
+            tokens += [Token(t.begin + shift, t.end + shift, t.word) for t in normalizer.tokens(text[-half:])]
+            sample = text[:half]
+        else:
+            tokens = self.normalizer.tokens(text)
+            sample = text
+        if not tokens:
+            empty = InvalidTextError("text has nothing to score once invisible and control characters are removed")
+            empty.code = "empty_text"
+            raise empty
+        guess = self.detector.detect(sample if sample.isascii() else strip_invisible(sample))
+        return _Prepared(index, text, tokens, guess, window)
+
+    def _probabilities(
+        self, model: LanguageModel, items: Sequence[_Prepared]
+    ) -> tuple[NDArray[np.float64], Any, list[list[Token]]]:
+        token_lists = [item.tokens for item in items]
+        documents, token_rows = model.featurizer.transform_with_tokens(
+            [[token.word for token in tokens] for tokens in token_lists]
+        )
+        return model.heads.probabilities(documents), token_rows, token_lists
+
+    def _score_group(self, language: str, items: Sequence[_Prepared]) -> list[ScoreResult]:
+        model = self.bundle.models[language]
+        probabilities, token_rows, token_lists = self._probabilities(model, items)
+        spans = top_spans(
+            model.heads, token_rows, token_lists, [item.text for item in items], probabilities,
+            min_score=self.span_min_score, limit=self.spans_per_attribute,
+        )
+        return self._results(model, items, probabilities, spans, supported=True)
+
+    def _score_unsupported(self, items: Sequence[_Prepared]) -> list[ScoreResult]:
+        """No model knows this language: report the highest score any model gives, marked unsupported."""
+        best: list[ScoreResult] | None = None
+        best_toxicity: NDArray[np.float64] | None = None
+        for language in self.bundle.models:
+            results = self._score_group(language, items)
+            toxicity = np.asarray([r.scores["toxicity"] for r in results])
+            if best is None or best_toxicity is None:
+                best, best_toxicity = results, toxicity
+                continue
+            for i, result in enumerate(results):
+                if toxicity[i] > best_toxicity[i]:
+                    best[i] = result
+            best_toxicity = np.maximum(best_toxicity, toxicity)
+        assert best is not None
+        for item, result in zip(items, best, strict=True):
+            result.language = item.guess.language
+            result.supported = False
+        return best
+
+    def _results(
+        self,
+        model: LanguageModel,
+        items: Sequence[_Prepared],
+        probabilities: NDArray[np.float64],
+        spans: list[dict[str, list[Span]]],
+        *,
+        supported: bool,
+    ) -> list[ScoreResult]:
+        attributes = model.heads.attributes
+        thresholds = np.asarray([model.thresholds[a] for a in attributes])
+        rounded = np.round(probabilities, 4).tolist()
+        flags = (probabilities >= thresholds).tolist()
+        version = self.model_version
+        out: list[ScoreResult] = []
+        for row, item in enumerate(items):
+            scores = dict(zip(attributes, rounded[row], strict=True))
+            flagged = [a for a, hit in zip(attributes, flags[row], strict=True) if hit]
+            out.append(
+                ScoreResult(item.guess.language, supported, scores, flagged, spans[row], version, item.window)
+            )
+        return out
+
+
+__all__ = ["ATTRIBUTES", "Outcome", "ScoreError", "ScoreResult", "Scorer"]

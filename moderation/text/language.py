@@ -1,0 +1,90 @@
+"""Language identification with py3langid, whose model ships inside the wheel.
+
+Short comments fool any n-gram identifier ("kurwa mac" is not Shona), so the candidate
+languages are limited to those that plausibly appear under Polish news articles, and a
+Latin-script comment without confident evidence for another language is taken as Polish
+or English, whichever scores higher. Cyrillic comments are never mapped to pl/en: they
+are honestly reported as ru/uk/... and unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from moderation.attributes import SUPPORTED_LANGUAGES
+
+if TYPE_CHECKING:
+    from py3langid.langid import LanguageIdentifier
+
+#: Languages a Polish news site's readers write in, often enough to be told apart.
+CANDIDATES: Final[tuple[str, ...]] = (
+    "pl", "en", "ru", "uk", "be", "bg", "kk", "de", "cs", "sk", "lt", "lv", "et", "fr", "es",
+    "it", "pt", "nl", "sv", "da", "no", "fi", "hu", "ro", "hr", "sr", "sl", "tr",
+)
+_CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
+_LATIN: Final = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_WORD: Final = re.compile(r"[^\W\d_]{2,}")
+#: How sure py3langid must be before a Latin-script comment is called neither pl nor en.
+OTHER_LANGUAGE_CONFIDENCE: Final = 0.95
+MIN_WORDS_FOR_OTHER: Final = 4
+#: Only the start of a long comment is needed to tell its language; cost grows with length.
+PREFIX_CHARS: Final = 200
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageGuess:
+    """The detected language, how sure py3langid was, and whether we have models for it."""
+
+    language: str
+    confidence: float
+
+    @property
+    def supported(self) -> bool:
+        return self.language in SUPPORTED_LANGUAGES
+
+
+class LanguageDetector:
+    """Wraps py3langid; the model (about 5 MB) is read on first use, not at import."""
+
+    def __init__(self) -> None:
+        self._identifier: LanguageIdentifier | None = None
+        self._lock = threading.Lock()
+
+    def _model(self) -> LanguageIdentifier:
+        if self._identifier is None:
+            with self._lock:
+                if self._identifier is None:
+                    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                    identifier.set_languages(list(CANDIDATES))
+                    self._identifier = identifier
+        return self._identifier
+
+    def detect(self, text: str) -> LanguageGuess:
+        """Guess the language of one comment (already stripped of invisible characters)."""
+        sample = text[:PREFIX_CHARS]
+        cyrillic = len(_CYRILLIC.findall(sample))
+        latin = len(_LATIN.findall(sample))
+        if cyrillic == 0 and latin == 0:
+            # Emoji, numbers, punctuation only: nothing to tell; the Polish model scores it.
+            return LanguageGuess("pl", 0.0)
+        ranking = self._model().rank(sample.lower())
+        if cyrillic > latin:
+            for language, probability in ranking:
+                if language not in SUPPORTED_LANGUAGES:
+                    return LanguageGuess(language, float(probability))
+        top_language, top_probability = ranking[0]
+        if top_language in SUPPORTED_LANGUAGES:
+            return LanguageGuess(top_language, float(top_probability))
+        if (
+            top_probability >= OTHER_LANGUAGE_CONFIDENCE
+            and len(_WORD.findall(sample)) >= MIN_WORDS_FOR_OTHER
+        ):
+            return LanguageGuess(top_language, float(top_probability))
+        scores = dict(ranking)
+        best = max(SUPPORTED_LANGUAGES, key=lambda lang: scores.get(lang, 0.0))
+        return LanguageGuess(best, float(scores.get(best, 0.0)))

@@ -1,0 +1,266 @@
+"""Training: load -> normalise -> vectorise -> fit each head -> calibrate -> evaluate -> save.
+
+Per language, one featurizer and one stack of heads. Each head trains on the records that
+carry its attribute (labels are partial: BAN-PL says "harmful" and nothing about threats),
+is calibrated and given its threshold on the development split, and is evaluated on the
+test split only, per corpus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from numpy.typing import NDArray
+
+from moderation.attributes import ATTRIBUTES, SUPPORTED_LANGUAGES
+from moderation.corpora.base import LabelledText, split_for
+from moderation.evaluation import Evaluation, summarise, tune_threshold
+from moderation.model.bundle import Bundle, LanguageModel, save_bundle
+from moderation.model.features import TextFeaturizer
+from moderation.model.heads import HeadStack, fit_calibrator
+from moderation.text.normalize import Normalizer
+
+OWN_CORPUS = "own"
+PROFANITY_FILE = Path(__file__).parent / "text" / "data" / "profanity.txt"
+#: The project's own comments are the target register: they count more than tweets.
+SOURCE_WEIGHTS: dict[str, float] = {OWN_CORPUS: 3.0}
+#: Lexicons that give weak ``obscene`` labels to external corpora (train/dev only, never test).
+OBSCENE_LEXICONS: dict[str, tuple[str, ...]] = {"pl": ("polish_vulgarisms",), "en": ("ldnoobw_en",)}
+#: Lexicons whose words a masked token (k*rwa) may stand for, after the built-in list.
+UNMASK_LEXICONS: dict[str, str] = {"pl": "polish_vulgarisms", "en": "ldnoobw_en"}
+
+
+@dataclass
+class TrainingConfig:
+    """Hyper-parameters of one training run (chosen on development data; see BENCHMARKS.md)."""
+
+    c: float = 8.0
+    featurizer: dict[str, Any] = field(default_factory=dict)
+    min_positives: int = 5
+
+
+class Progress:
+    """Stage-by-stage progress lines with elapsed time, on stderr by default."""
+
+    def __init__(self, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.started = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            elapsed = time.perf_counter() - self.started
+            print(f"[{elapsed:7.1f}s] {message}", file=self.stream, flush=True)
+
+
+def read_own_corpus(directory: Path) -> list[LabelledText]:
+    """The project's own labelled comments (``training_data/toxicity/*.jsonl``)."""
+    records: list[LabelledText] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        for line_number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                labels = {name: int(row["labels"][name]) for name in ATTRIBUTES}
+                text = str(row["text"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"{path}:{line_number}: not a valid labelled comment ({exc})") from exc
+            tags = ",".join(row.get("tags", []))
+            records.append(
+                LabelledText(text, str(row["lang"]), labels, split_for(text), OWN_CORPUS, {"tags": tags})
+            )
+    return records
+
+
+def read_word_list(path: Path) -> list[str]:
+    """One word per line; '#' starts a comment."""
+    return [
+        line.strip()
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+def fingerprint(records: Iterable[LabelledText]) -> str:
+    """SHA-256 over texts and labels: which data a model saw, independent of file layout."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(record.text.encode("utf-8"))
+        digest.update(json.dumps(record.labels, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def add_weak_obscene(records: list[LabelledText], normalizer: Normalizer, lexicon: frozenset[str]) -> list[LabelledText]:
+    """Label ``obscene`` from a vulgarity lexicon where a corpus says nothing about it.
+
+    Test records are left alone, so no reported figure is measured against these labels.
+    """
+    out: list[LabelledText] = []
+    for record in records:
+        if "obscene" in record.labels or record.split == "test" or not lexicon:
+            out.append(record)
+            continue
+        hit = any(word in lexicon for word in normalizer.words(record.text))
+        labels = {**record.labels, "obscene": int(hit)}
+        out.append(LabelledText(record.text, record.language, labels, record.split, record.source, record.extra))
+    return out
+
+
+@dataclass
+class LanguageRun:
+    """What training one language produced: the model and its held-out evaluations."""
+
+    model: LanguageModel
+    evaluations: list[Evaluation]
+    counts: dict[str, dict[str, int]]
+
+
+def train_language(
+    language: str,
+    records: Sequence[LabelledText],
+    unmask_words: Sequence[str],
+    config: TrainingConfig,
+    progress: Callable[[str], None],
+) -> LanguageRun:
+    """Fit, calibrate and evaluate every head of one language."""
+    from sklearn.linear_model import LogisticRegression
+
+    normalizer = Normalizer(unmask_words)
+    progress(f"{language}: normalising {len(records):,} texts")
+    words = [normalizer.words(record.text) for record in records]
+    splits = np.asarray([record.split for record in records])
+    train_rows = np.flatnonzero(splits == "train")
+    progress(f"{language}: vectorising ({len(train_rows):,} training texts)")
+    featurizer = TextFeaturizer(**config.featurizer).fit([words[i] for i in train_rows])
+    matrix = featurizer.transform(words)
+    progress(f"{language}: {featurizer.n_features_:,} features")
+    weights = np.zeros((featurizer.n_features_, len(ATTRIBUTES)), dtype=np.float32)
+    intercepts = np.zeros(len(ATTRIBUTES), dtype=np.float32)
+    sample_weight = np.asarray([SOURCE_WEIGHTS.get(r.source, 1.0) for r in records])
+    calibrators = []
+    thresholds: dict[str, float] = {}
+    evaluations: list[Evaluation] = []
+    counts: dict[str, dict[str, int]] = {}
+    sources = np.asarray([record.source for record in records])
+    for column, attribute in enumerate(ATTRIBUTES):
+        label = np.asarray([record.labels.get(attribute, -1) for record in records])
+        known = label >= 0
+        fit_rows = np.flatnonzero(known & (splits == "train"))
+        dev_rows = np.flatnonzero(known & (splits == "dev"))
+        test_rows = np.flatnonzero(known & (splits == "test"))
+        y_fit = label[fit_rows]
+        counts[attribute] = {
+            "train": int(fit_rows.size), "train_positive": int(y_fit.sum()),
+            "dev": int(dev_rows.size), "test": int(test_rows.size),
+        }
+        if y_fit.sum() < config.min_positives or (y_fit == 0).sum() < config.min_positives:
+            raise ValueError(
+                f"{language}/{attribute}: only {int(y_fit.sum())} positive training examples; "
+                "the own corpus should cover every attribute"
+            )
+        progress(f"{language}: fitting {attribute} on {fit_rows.size:,} texts ({int(y_fit.sum()):,} positive)")
+        head = LogisticRegression(C=config.c, solver="liblinear", max_iter=2000)
+        head.fit(matrix[fit_rows], y_fit, sample_weight=sample_weight[fit_rows])
+        weights[:, column] = head.coef_[0]
+        intercepts[column] = head.intercept_[0]
+        dev_decision = np.asarray(matrix[dev_rows] @ weights[:, column]) + intercepts[column]
+        calibrator = fit_calibrator(dev_decision, label[dev_rows])
+        calibrators.append(calibrator)
+        thresholds[attribute] = round(float(tune_threshold(label[dev_rows], calibrator(dev_decision))), 4)
+        progress(f"{language}: calibrated {attribute} ({calibrator.method}), threshold {thresholds[attribute]:.3f}")
+        test_probability = calibrator(np.asarray(matrix[test_rows] @ weights[:, column]) + intercepts[column])
+        evaluations.extend(
+            _per_source(language, attribute, sources[test_rows], label[test_rows], test_probability, thresholds[attribute])
+        )
+    heads = HeadStack(ATTRIBUTES, weights, intercepts, tuple(calibrators))
+    model = LanguageModel(language, tuple(unmask_words), featurizer, heads, thresholds)
+    return LanguageRun(model, evaluations, counts)
+
+
+def _per_source(
+    language: str, attribute: str, sources: NDArray[np.str_], y: NDArray[np.int_], p: NDArray[np.float64], threshold: float
+) -> list[Evaluation]:
+    out = []
+    for source in sorted(set(sources.tolist())):
+        rows = sources == source
+        if rows.sum() >= 2:
+            out.append(Evaluation(language, str(source), attribute, y[rows], np.clip(p[rows], 0.0, 1.0), threshold))
+    return out
+
+
+def train(
+    own_dir: Path,
+    out_dir: Path,
+    corpora_root: Path | None = None,
+    config: TrainingConfig | None = None,
+    report_dir: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    languages: Sequence[str] = SUPPORTED_LANGUAGES,
+) -> Bundle:
+    """Build a bundle from the own corpus (and the external corpora under ``corpora_root``)."""
+    config = config or TrainingConfig()
+    progress = progress or Progress()
+    progress(f"loading the own corpus from {own_dir}")
+    records = read_own_corpus(own_dir)
+    corpora_meta: dict[str, Any] = {OWN_CORPUS: {"records": len(records), "fingerprint": fingerprint(records)}}
+    lexicons: dict[str, frozenset[str]] = {}
+    if corpora_root is not None:
+        from moderation.corpora.registry import load_all, load_lexicons
+        from moderation.corpora.sources import available
+
+        progress(f"loading external corpora from {corpora_root}")
+        loaded = load_all(corpora_root)
+        for name, rows in loaded.items():
+            progress(f"  {name}: {len(rows):,} records")
+            records.extend(rows)
+        lexicons = load_lexicons(corpora_root)
+        for source in available(corpora_root):
+            corpora_meta[source.name] = {
+                "files": {f.path: f.sha256 for f in source.files},
+                "records": len(loaded.get(source.name, [])),
+                "upstream": f"{source.upstream.repository}@{source.upstream.commit}",
+                "licence": source.licence,
+            }
+    profanity = read_word_list(PROFANITY_FILE)
+    runs: dict[str, LanguageRun] = {}
+    for language in languages:
+        subset = [r for r in records if r.language == language]
+        unmask = [*profanity, *sorted(lexicons.get(UNMASK_LEXICONS.get(language, ""), frozenset()))]
+        lexicon = frozenset().union(*(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ())))
+        if lexicon:
+            subset = add_weak_obscene(subset, Normalizer(unmask), lexicon)
+        runs[language] = train_language(language, subset, unmask, config, progress)
+    created = dt.datetime.now(dt.UTC)
+    data_print = fingerprint(records)
+    metadata: dict[str, Any] = {
+        "model_version": f"{created:%Y.%m.%d-%H%M%S}-{data_print[:8]}",
+        "created": created.isoformat(timespec="seconds"),
+        "attributes": list(ATTRIBUTES),
+        "languages": list(runs),
+        "corpora": corpora_meta,
+        "thresholds": {lang: run.model.thresholds for lang, run in runs.items()},
+        "training": {"c": config.c, "featurizer": config.featurizer, "source_weights": SOURCE_WEIGHTS},
+        "label_counts": {lang: run.counts for lang, run in runs.items()},
+        "evaluation": summarise([e for run in runs.values() for e in run.evaluations]),
+    }
+    bundle = Bundle({lang: run.model for lang, run in runs.items()}, metadata)
+    progress(f"saving the bundle to {out_dir}")
+    path = save_bundle(bundle, out_dir)
+    progress(f"bundle written: {path} ({path.stat().st_size / 1e6:.1f} MB), model {bundle.model_version}")
+    if report_dir is not None:
+        from moderation.evaluation import write_report
+
+        progress(f"writing the evaluation report to {report_dir}")
+        report = write_report(report_dir, [e for run in runs.values() for e in run.evaluations], metadata)
+        progress(f"report: {report}")
+    return bundle

@@ -1,0 +1,53 @@
+"""Shared fixtures: a tiny bundle trained in seconds on a slice of the own corpus."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from moderation.corpora.base import LabelledText
+from moderation.training import read_own_corpus, train
+
+REPO = Path(__file__).resolve().parent.parent
+OWN_DIR = REPO / "training_data" / "toxicity"
+
+
+def datasets_root() -> Path | None:
+    """The external corpora, or None (tests skip) — except under CI=true, where they must exist."""
+    root = Path(os.environ.get("MODERATION_CORPORA", REPO.parent / "shared" / "datasets"))
+    if root.is_dir():
+        return root
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but the external corpora are missing at {root}")
+    return None
+
+
+@pytest.fixture(scope="session")
+def tiny_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every third comment of the own corpus: enough for every head, trains in a few seconds."""
+    import json
+
+    directory = tmp_path_factory.mktemp("tiny_corpus")
+    records: list[LabelledText] = read_own_corpus(OWN_DIR)
+    lines = []
+    for i, record in enumerate(records):
+        if i % 3 == 0:
+            lines.append(json.dumps({"text": record.text, "lang": record.language, "labels": record.labels}, ensure_ascii=False))
+    (directory / "tiny.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(tiny_corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("tiny_bundle")
+    train(tiny_corpus_dir, out, corpora_root=None, progress=lambda message: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def scorer(tiny_bundle_dir: Path):  # type: ignore[no-untyped-def]
+    from moderation.scoring import Scorer
+
+    return Scorer.load(tiny_bundle_dir)

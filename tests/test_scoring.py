@@ -1,0 +1,107 @@
+"""The scorer's contract: result shape, spans into the original text, languages, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from moderation.attributes import ATTRIBUTES
+from moderation.errors import InvalidTextError, TextTooLongError
+from moderation.scoring import ScoreError, ScoreResult, Scorer
+
+
+def test_result_has_the_documented_shape(scorer: Scorer) -> None:
+    result = scorer.score(["Ty debilu, spierdalaj z tym artykułem"], ids=["c1"])[0]
+    assert isinstance(result, ScoreResult)
+    data = json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
+    assert list(data) == ["id", "language", "supported", "scores", "flagged", "spans", "model_version"]
+    assert data["id"] == "c1" and data["language"] == "pl" and data["supported"] is True
+    assert list(data["scores"]) == list(ATTRIBUTES)
+    assert all(0.0 <= value <= 1.0 for value in data["scores"].values())
+    assert data["model_version"] == scorer.model_version
+    thresholds = scorer.bundle.models["pl"].thresholds
+    assert data["flagged"] == [a for a in ATTRIBUTES if data["scores"][a] >= round(thresholds[a], 4) or data["scores"][a] >= thresholds[a]]
+
+
+def test_toxic_scores_above_civil(scorer: Scorer) -> None:
+    toxic, civil = scorer.score(["Ty głupi debilu, spierdalaj stąd", "Dziękuję za rzetelny artykuł, zgadzam się z autorem."])
+    assert isinstance(toxic, ScoreResult) and isinstance(civil, ScoreResult)
+    assert toxic.scores["toxicity"] > civil.scores["toxicity"]
+    assert "toxicity" in toxic.flagged and "toxicity" not in civil.flagged
+
+
+def test_spans_point_into_the_original_obfuscated_text(scorer: Scorer) -> None:
+    text = "Ty k*rwo jedna, sp1erdalaj stąd debilu"
+    result = scorer.score_text(text)
+    spans = result.spans["toxicity"]
+    assert spans, "a flagged comment must carry spans"
+    for span in spans:
+        assert text[span.begin : span.end] == span.text
+        assert 0 < span.score <= 1
+    assert sum(span.score for span in spans) <= 1.0001
+    assert [s.score for s in spans] == sorted((s.score for s in spans), reverse=True)
+
+
+def test_obfuscation_scores_like_the_plain_spelling(scorer: Scorer) -> None:
+    plain = scorer.score_text("ty kurwo jebana").scores
+    for disguised in ["ty k*rwo j3bana", "ty k.u.r.w.o jebana", "ty кurwо jebana", "ty ku\u200brwo jebana", "ty kuuurwoooo jebaaana"]:
+        assert scorer.score_text(disguised).scores == plain, disguised
+
+
+def test_unaccented_spelling_scores_like_accented(scorer: Scorer) -> None:
+    assert scorer.score_text("żałosny jesteś").scores == scorer.score_text("zalosny jestes").scores
+
+
+def test_english_is_scored_by_the_english_model(scorer: Scorer) -> None:
+    result = scorer.score_text("You are a pathetic idiot and everyone knows it")
+    assert result.language == "en" and result.supported
+
+
+def test_russian_is_unsupported_but_scored(scorer: Scorer) -> None:
+    result = scorer.score_text("Россия опять врёт всему миру, это позор")
+    assert result.language == "ru" and result.supported is False
+    assert set(result.scores) == set(ATTRIBUTES)
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [("", "empty_text"), ("   \n\t ", "empty_text"), ("\u200b\u200b", "empty_text"), ("\x00\x07", "empty_text"),
+     (42, "invalid_text"), (None, "invalid_text"), (b"bytes", "invalid_text"), ("abc\ud800", "invalid_unicode")],
+)
+def test_bad_items_get_error_results_and_the_batch_goes_on(scorer: Scorer, value: object, code: str) -> None:
+    outcomes = scorer.score(["dobry tekst", value, "drugi dobry tekst"])
+    assert [o.ok for o in outcomes] == [True, False, True]
+    error = outcomes[1]
+    assert isinstance(error, ScoreError) and error.code == code and error.message
+    assert error.to_dict() == {"error": {"code": code, "message": error.message}}
+
+
+def test_score_text_raises_typed_errors(scorer: Scorer) -> None:
+    with pytest.raises(InvalidTextError) as caught:
+        scorer.score_text("   ")
+    assert caught.value.code == "empty_text"
+
+
+def test_long_text_is_windowed_and_says_so(tiny_bundle_dir) -> None:  # type: ignore[no-untyped-def]
+    scorer = Scorer.load(tiny_bundle_dir, max_chars=1000)
+    text = "Spokojny komentarz o polityce. " * 40_000 + "ty debilu"
+    assert len(text) > 1_000_000
+    result = scorer.score_text(text)
+    assert result.window == {"length": len(text), "head": 500, "tail": 500}
+    for span in result.spans.get("toxicity", []):
+        assert text[span.begin : span.end] == span.text
+
+
+def test_long_text_rejected_by_setting(tiny_bundle_dir) -> None:  # type: ignore[no-untyped-def]
+    scorer = Scorer.load(tiny_bundle_dir, max_chars=100, long_text="reject")
+    with pytest.raises(TextTooLongError):
+        scorer.score_text("x" * 101)
+    assert scorer.score(["x" * 101])[0].to_dict()["error"]["code"] == "text_too_long"
+
+
+def test_batch_order_and_single_calls_agree(scorer: Scorer) -> None:
+    texts = ["Zgadzam się z autorem", "You moron", "Россия", "ty debilu", "Brawo rząd!"]
+    batch = [o.to_dict() for o in scorer.score(texts)]
+    single = [scorer.score([t])[0].to_dict() for t in texts]
+    assert batch == single
