@@ -22,17 +22,23 @@ BATCH_LINES = 512
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="moderation", description="Score comments for toxicity (Polish and English).")
-    parser.add_argument("--model", metavar="DIR", help="bundle directory (default: MODERATION_MODEL_DIR, else models/)")
+    parser = argparse.ArgumentParser(
+        prog="moderation", description="Score comments for toxicity (Polish and English)."
+    )
+    parser.add_argument(
+        "--model",
+        metavar="DIR",
+        help="bundle directory (default: MODERATION_MODEL_DIR, else models/)",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     score = commands.add_parser(
         "score",
         help="score texts given as arguments, or JSON lines on stdin",
         description=(
-            "Score TEXT arguments, or with --jsonl read lines {\"id\": ..., \"text\": ...} from stdin "
+            'Score TEXT arguments, or with --jsonl read lines {"id": ..., "text": ...} from stdin '
             "and write one JSON result per line, in order. A line that cannot be scored gets "
-            "{\"id\": ..., \"error\": {\"code\", \"message\"}} and the rest go on."
+            '{"id": ..., "error": {"code", "message"}} and the rest go on.'
         ),
     )
     score.add_argument("texts", nargs="*", metavar="TEXT", help="texts to score")
@@ -48,8 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
             "under each evasion trick. Cross-validated figures: bench/quality.py --cv."
         ),
     )
-    evaluate.add_argument("--corpora", metavar="DIR", help="external corpora root (default: MODERATION_CORPORA, else ../shared/datasets)")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    evaluate.add_argument(
+        "--corpora",
+        metavar="DIR",
+        help="external corpora root (default: MODERATION_CORPORA, else ../shared/datasets)",
+    )
+    evaluate.add_argument(
+        "--json", action="store_true", help="print one JSON document instead of tables"
+    )
     evaluate.add_argument("--model", dest="sub_model", metavar="DIR", help=argparse.SUPPRESS)
     return parser
 
@@ -71,7 +83,7 @@ def _parse_line(number: int, line: str) -> tuple[str | None, object, dict[str, A
     raw_id = item.get("id")
     item_id = None if raw_id is None else str(raw_id)
     if "text" not in item:
-        return item_id, None, {"code": "missing_text", "message": f"line {number}: no \"text\" field"}
+        return item_id, None, {"code": "missing_text", "message": f'line {number}: no "text" field'}
     return item_id, item["text"], None
 
 
@@ -81,9 +93,15 @@ def score_jsonl(scorer: Any, stream: TextIO, out: TextIO) -> int:
     lines = _read_jsonl(stream)
     while batch := list(islice(lines, BATCH_LINES)):
         parsed = [_parse_line(number, line) for number, line in batch]
-        valid = [(i, item_id, text) for i, (item_id, text, error) in enumerate(parsed) if error is None]
-        outcomes = scorer.score([text for _, _, text in valid], ids=[item_id for _, item_id, _ in valid])
-        by_position = {i: outcome.to_dict() for (i, _, _), outcome in zip(valid, outcomes, strict=True)}
+        valid = [
+            (i, item_id, text) for i, (item_id, text, error) in enumerate(parsed) if error is None
+        ]
+        outcomes = scorer.score(
+            [text for _, _, text in valid], ids=[item_id for _, item_id, _ in valid]
+        )
+        by_position = {
+            i: outcome.to_dict() for (i, _, _), outcome in zip(valid, outcomes, strict=True)
+        }
         for i, (item_id, _, error) in enumerate(parsed):
             record = by_position.get(i) or {"id": item_id, "error": error}
             errors += "error" in record
@@ -93,12 +111,14 @@ def score_jsonl(scorer: Any, stream: TextIO, out: TextIO) -> int:
 
 
 def _evaluate(scorer: Any, corpora: Path, as_json: bool, out: TextIO) -> None:
-    from moderation.benchmark import evasion_texts, evasion_report, heldout_report, identity_report
+    from moderation.benchmark import evasion_report, evasion_texts, heldout_report, identity_report
 
     figures: dict[str, Any] = {
         "model_version": scorer.model_version,
         "heldout": heldout_report(scorer, corpora),
-        "identity_terms": identity_report(scorer, config.REPO_ROOT / "training_data" / "eval" / "identity_terms.jsonl"),
+        "identity_terms": identity_report(
+            scorer, config.REPO_ROOT / "training_data" / "eval" / "identity_terms.jsonl"
+        ),
         "evasion": evasion_report(scorer, evasion_texts(corpora)),
     }
     if as_json:

@@ -68,19 +68,43 @@ class Setting:
 
 
 SETTINGS: Final[tuple[Setting, ...]] = (
-    Setting("model_dir", str, _default_model_dir,
-            "Directory holding the model bundle (bundle.joblib + manifest.json)."),
-    Setting("corpora", str, _default_corpora,
-            "Root folder of the external corpora listed in training_data/sources.toml."),
-    Setting("max_chars", _positive_int, "10000",
-            "Longest text scored whole; longer texts are windowed or rejected (see long_text)."),
-    Setting("long_text", _choice("window", "reject"), "window",
-            "Over-long texts: 'window' scores the first and last max_chars/2 characters and says so "
-            "in the result; 'reject' returns a text_too_long error."),
-    Setting("span_min_score", _probability, "0.5",
-            "Explanation spans are given for every attribute whose probability is at least this."),
-    Setting("spans_per_attribute", _positive_int, "3",
-            "At most this many spans per attribute, strongest first."),
+    Setting(
+        "model_dir",
+        str,
+        _default_model_dir,
+        "Directory holding the model bundle (bundle.joblib + manifest.json).",
+    ),
+    Setting(
+        "corpora",
+        str,
+        _default_corpora,
+        "Root folder of the external corpora listed in training_data/sources.toml.",
+    ),
+    Setting(
+        "max_chars",
+        _positive_int,
+        "10000",
+        "Longest text scored whole; longer texts are windowed or rejected (see long_text).",
+    ),
+    Setting(
+        "long_text",
+        _choice("window", "reject"),
+        "window",
+        "Over-long texts: 'window' scores the first and last max_chars/2 characters and says so "
+        "in the result; 'reject' returns a text_too_long error.",
+    ),
+    Setting(
+        "span_min_score",
+        _probability,
+        "0.5",
+        "Explanation spans are given for every attribute whose probability is at least this.",
+    ),
+    Setting(
+        "spans_per_attribute",
+        _positive_int,
+        "3",
+        "At most this many spans per attribute, strongest first.",
+    ),
 )
 
 _BY_NAME: Final = {setting.name: setting for setting in SETTINGS}
@@ -91,7 +115,9 @@ def setting(name: str) -> Setting:
     return _BY_NAME[name]
 
 
-def resolve(overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+def resolve(
+    overrides: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Every setting's value: an explicit override, else the environment, else the default.
 
     Raises ``ValueError`` naming the setting and its source when a value does not parse.

@@ -20,8 +20,17 @@ from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, ModerationError, TextTooLongError
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
+from moderation.model.units import Encoded, UnitCache
 from moderation.text.language import LanguageDetector, LanguageGuess
-from moderation.text.normalize import Normalizer, Token, strip_invisible
+from moderation.text.normalize import Normalizer, strip_invisible
+
+_NOTHING_LEFT = "text has nothing to score once invisible and control characters are removed"
+
+
+def _empty(message: str) -> InvalidTextError:
+    error = InvalidTextError(message)
+    error.code = "empty_text"
+    return error
 
 
 @dataclass(slots=True)
@@ -46,7 +55,9 @@ class ScoreResult:
         out["supported"] = self.supported
         out["scores"] = self.scores
         out["flagged"] = self.flagged
-        out["spans"] = {name: [span.to_dict() for span in spans] for name, spans in self.spans.items()}
+        out["spans"] = {
+            name: [span.to_dict() for span in spans] for name, spans in self.spans.items()
+        }
         out["model_version"] = self.model_version
         if self.window is not None:
             out["window"] = self.window
@@ -75,11 +86,11 @@ Outcome = ScoreResult | ScoreError
 
 @dataclass(slots=True)
 class _Prepared:
-    """A valid text ready for the models: its tokens, language and window if any."""
+    """A valid text ready for the models: the parts to score, its language, its window."""
 
     index: int
     text: str
-    tokens: list[Token]
+    parts: tuple[tuple[str, int], ...]  # (text, offset in the original): whole, or head + tail
     guess: LanguageGuess
     window: dict[str, int] | None
 
@@ -95,10 +106,15 @@ class Scorer:
         self.span_min_score: float = values["span_min_score"]
         self.spans_per_attribute: int = values["spans_per_attribute"]
         self.detector = LanguageDetector()
-        # One normaliser for all languages: tokens are made before the language is known.
+        # One normaliser for all languages (normalisation does not depend on the language);
+        # feature ids do, so each language model has its own unit cache.
         self.normalizer = Normalizer(
             word for model in bundle.models.values() for word in model.unmask_words
         )
+        self.units = {
+            lang: UnitCache(self.normalizer, model.featurizer)
+            for lang, model in bundle.models.items()
+        }
 
     @classmethod
     def load(cls, path: str | Path | None = None, **settings: Any) -> Scorer:
@@ -112,7 +128,9 @@ class Scorer:
 
     # -- public -------------------------------------------------------------------------
 
-    def score(self, texts: Sequence[object], ids: Sequence[str | None] | None = None) -> list[Outcome]:
+    def score(
+        self, texts: Sequence[object], ids: Sequence[str | None] | None = None
+    ) -> list[Outcome]:
         """Score a batch; one outcome per input, in order."""
         outcomes: list[Outcome | None] = [None] * len(texts)
         groups: dict[str, list[_Prepared]] = {}
@@ -128,11 +146,11 @@ class Scorer:
             else:
                 unsupported.append(prepared)
         for language, items in groups.items():
-            for item, outcome in zip(items, self._score_group(language, items), strict=True):
-                outcomes[item.index] = outcome
+            for index, scored in self._score_group(language, items, supported=True):
+                outcomes[index] = scored
         if unsupported:
-            for item, outcome in zip(unsupported, self._score_unsupported(unsupported), strict=True):
-                outcomes[item.index] = outcome
+            for index, scored in self._score_unsupported(unsupported):
+                outcomes[index] = scored
         if ids is not None:
             for outcome, item_id in zip(outcomes, ids, strict=True):
                 assert outcome is not None
@@ -161,67 +179,77 @@ class Scorer:
             error.code = "invalid_unicode"
             raise error from None
         if not text or text.isspace():
-            empty = InvalidTextError("text is empty")
-            empty.code = "empty_text"
-            raise empty
+            raise _empty("text is empty")
         window: dict[str, int] | None = None
+        parts: tuple[tuple[str, int], ...] = ((text, 0),)
         if len(text) > self.max_chars:
             if self.long_text == "reject":
-                raise TextTooLongError(f"text has {len(text)} characters; the limit is {self.max_chars}")
+                raise TextTooLongError(
+                    f"text has {len(text)} characters; the limit is {self.max_chars}"
+                )
             half = self.max_chars // 2
             window = {"length": len(text), "head": half, "tail": half}
-            normalizer = self.normalizer
-            tokens = normalizer.tokens(text[:half])
-            shift = len(text) - half
-            tokens += [Token(t.begin + shift, t.end + shift, t.word) for t in normalizer.tokens(text[-half:])]
-            sample = text[:half]
-        else:
-            tokens = self.normalizer.tokens(text)
-            sample = text
-        if not tokens:
-            empty = InvalidTextError("text has nothing to score once invisible and control characters are removed")
-            empty.code = "empty_text"
-            raise empty
+            parts = ((text[:half], 0), (text[-half:], len(text) - half))
+        sample = parts[0][0]
         guess = self.detector.detect(sample if sample.isascii() else strip_invisible(sample))
-        return _Prepared(index, text, tokens, guess, window)
+        return _Prepared(index, text, parts, guess, window)
 
-    def _probabilities(
-        self, model: LanguageModel, items: Sequence[_Prepared]
-    ) -> tuple[NDArray[np.float64], Any, list[list[Token]]]:
-        token_lists = [item.tokens for item in items]
-        documents, token_rows = model.featurizer.transform_with_tokens(
-            [[token.word for token in tokens] for tokens in token_lists]
-        )
-        return model.heads.probabilities(documents), token_rows, token_lists
-
-    def _score_group(self, language: str, items: Sequence[_Prepared]) -> list[ScoreResult]:
+    def _score_group(
+        self, language: str, items: Sequence[_Prepared], *, supported: bool
+    ) -> list[tuple[int, Outcome]]:
         model = self.bundle.models[language]
-        probabilities, token_rows, token_lists = self._probabilities(model, items)
-        spans = top_spans(
-            model.heads, token_rows, token_lists, [item.text for item in items], probabilities,
-            min_score=self.span_min_score, limit=self.spans_per_attribute,
-        )
-        return self._results(model, items, probabilities, spans, supported=True)
-
-    def _score_unsupported(self, items: Sequence[_Prepared]) -> list[ScoreResult]:
-        """No model knows this language: report the highest score any model gives, marked unsupported."""
-        best: list[ScoreResult] | None = None
-        best_toxicity: NDArray[np.float64] | None = None
-        for language in self.bundle.models:
-            results = self._score_group(language, items)
-            toxicity = np.asarray([r.scores["toxicity"] for r in results])
-            if best is None or best_toxicity is None:
-                best, best_toxicity = results, toxicity
+        cache = self.units[language]
+        outcomes: list[tuple[int, Outcome]] = []
+        kept: list[_Prepared] = []
+        encoded: list[Encoded] = []
+        for item in items:
+            encoding = cache.encode(item.parts)
+            if not encoding.units:
+                outcomes.append((item.index, ScoreError("empty_text", _NOTHING_LEFT)))
                 continue
-            for i, result in enumerate(results):
-                if toxicity[i] > best_toxicity[i]:
-                    best[i] = result
-            best_toxicity = np.maximum(best_toxicity, toxicity)
-        assert best is not None
-        for item, result in zip(items, best, strict=True):
-            result.language = item.guess.language
-            result.supported = False
-        return best
+            kept.append(item)
+            encoded.append(encoding)
+        if not kept:
+            return outcomes
+        units = [unit for encoding in encoded for unit in encoding.units]
+        lengths = np.fromiter((len(e.units) for e in encoded), dtype=np.int64, count=len(encoded))
+        documents, unit_rows = model.featurizer.transform_units(units, lengths)
+        probabilities = model.heads.probabilities(documents)
+        spans = top_spans(
+            model.heads,
+            unit_rows,
+            lengths,
+            lambda doc: encoded[doc].offsets(),
+            [item.text for item in kept],
+            probabilities,
+            min_score=self.span_min_score,
+            limit=self.spans_per_attribute,
+        )
+        results = self._results(model, kept, probabilities, spans, supported=supported)
+        outcomes.extend((item.index, result) for item, result in zip(kept, results, strict=True))
+        return outcomes
+
+    def _score_unsupported(self, items: Sequence[_Prepared]) -> list[tuple[int, Outcome]]:
+        """No model knows this language: the highest score any model gives, marked unsupported."""
+        best: dict[int, Outcome] = {}
+        for language in self.bundle.models:
+            for index, outcome in self._score_group(language, items, supported=False):
+                current = best.get(index)
+                if (
+                    current is None
+                    or (isinstance(outcome, ScoreResult) and not isinstance(current, ScoreResult))
+                    or (
+                        isinstance(outcome, ScoreResult)
+                        and isinstance(current, ScoreResult)
+                        and outcome.scores["toxicity"] > current.scores["toxicity"]
+                    )
+                ):
+                    best[index] = outcome
+        for item in items:
+            outcome = best[item.index]
+            if isinstance(outcome, ScoreResult):
+                outcome.language = item.guess.language
+        return list(best.items())
 
     def _results(
         self,
@@ -242,7 +270,15 @@ class Scorer:
             scores = dict(zip(attributes, rounded[row], strict=True))
             flagged = [a for a, hit in zip(attributes, flags[row], strict=True) if hit]
             out.append(
-                ScoreResult(item.guess.language, supported, scores, flagged, spans[row], version, item.window)
+                ScoreResult(
+                    item.guess.language,
+                    supported,
+                    scores,
+                    flagged,
+                    spans[row],
+                    version,
+                    item.window,
+                )
             )
         return out
 

@@ -74,10 +74,14 @@ def read_own_corpus(directory: Path) -> list[LabelledText]:
                 labels = {name: int(row["labels"][name]) for name in ATTRIBUTES}
                 text = str(row["text"])
             except (ValueError, KeyError, TypeError) as exc:
-                raise ValueError(f"{path}:{line_number}: not a valid labelled comment ({exc})") from exc
+                raise ValueError(
+                    f"{path}:{line_number}: not a valid labelled comment ({exc})"
+                ) from exc
             tags = ",".join(row.get("tags", []))
             records.append(
-                LabelledText(text, str(row["lang"]), labels, split_for(text), OWN_CORPUS, {"tags": tags})
+                LabelledText(
+                    text, str(row["lang"]), labels, split_for(text), OWN_CORPUS, {"tags": tags}
+                )
             )
     return records
 
@@ -100,7 +104,9 @@ def fingerprint(records: Iterable[LabelledText]) -> str:
     return digest.hexdigest()
 
 
-def add_weak_obscene(records: list[LabelledText], normalizer: Normalizer, lexicon: frozenset[str]) -> list[LabelledText]:
+def add_weak_obscene(
+    records: list[LabelledText], normalizer: Normalizer, lexicon: frozenset[str]
+) -> list[LabelledText]:
     """Label ``obscene`` from a vulgarity lexicon where a corpus says nothing about it.
 
     Test records are left alone, so no reported figure is measured against these labels.
@@ -112,7 +118,11 @@ def add_weak_obscene(records: list[LabelledText], normalizer: Normalizer, lexico
             continue
         hit = any(word in lexicon for word in normalizer.words(record.text))
         labels = {**record.labels, "obscene": int(hit)}
-        out.append(LabelledText(record.text, record.language, labels, record.split, record.source, record.extra))
+        out.append(
+            LabelledText(
+                record.text, record.language, labels, record.split, record.source, record.extra
+            )
+        )
     return out
 
 
@@ -160,15 +170,20 @@ def train_language(
         test_rows = np.flatnonzero(known & (splits == "test"))
         y_fit = label[fit_rows]
         counts[attribute] = {
-            "train": int(fit_rows.size), "train_positive": int(y_fit.sum()),
-            "dev": int(dev_rows.size), "test": int(test_rows.size),
+            "train": int(fit_rows.size),
+            "train_positive": int(y_fit.sum()),
+            "dev": int(dev_rows.size),
+            "test": int(test_rows.size),
         }
         if y_fit.sum() < config.min_positives or (y_fit == 0).sum() < config.min_positives:
             raise ValueError(
                 f"{language}/{attribute}: only {int(y_fit.sum())} positive training examples; "
                 "the own corpus should cover every attribute"
             )
-        progress(f"{language}: fitting {attribute} on {fit_rows.size:,} texts ({int(y_fit.sum()):,} positive)")
+        progress(
+            f"{language}: fitting {attribute} on {fit_rows.size:,} texts "
+            f"({int(y_fit.sum()):,} positive)"
+        )
         head = LogisticRegression(C=config.c, solver="liblinear", max_iter=2000)
         head.fit(matrix[fit_rows], y_fit, sample_weight=sample_weight[fit_rows])
         weights[:, column] = head.coef_[0]
@@ -176,11 +191,25 @@ def train_language(
         dev_decision = np.asarray(matrix[dev_rows] @ weights[:, column]) + intercepts[column]
         calibrator = fit_calibrator(dev_decision, label[dev_rows])
         calibrators.append(calibrator)
-        thresholds[attribute] = round(float(tune_threshold(label[dev_rows], calibrator(dev_decision))), 4)
-        progress(f"{language}: calibrated {attribute} ({calibrator.method}), threshold {thresholds[attribute]:.3f}")
-        test_probability = calibrator(np.asarray(matrix[test_rows] @ weights[:, column]) + intercepts[column])
+        thresholds[attribute] = round(
+            float(tune_threshold(label[dev_rows], calibrator(dev_decision))), 4
+        )
+        progress(
+            f"{language}: calibrated {attribute} ({calibrator.method}), "
+            f"threshold {thresholds[attribute]:.3f}"
+        )
+        test_probability = calibrator(
+            np.asarray(matrix[test_rows] @ weights[:, column]) + intercepts[column]
+        )
         evaluations.extend(
-            _per_source(language, attribute, sources[test_rows], label[test_rows], test_probability, thresholds[attribute])
+            _per_source(
+                language,
+                attribute,
+                sources[test_rows],
+                label[test_rows],
+                test_probability,
+                thresholds[attribute],
+            )
         )
     heads = HeadStack(ATTRIBUTES, weights, intercepts, tuple(calibrators))
     model = LanguageModel(language, tuple(unmask_words), featurizer, heads, thresholds)
@@ -188,13 +217,22 @@ def train_language(
 
 
 def _per_source(
-    language: str, attribute: str, sources: NDArray[np.str_], y: NDArray[np.int_], p: NDArray[np.float64], threshold: float
+    language: str,
+    attribute: str,
+    sources: NDArray[np.str_],
+    y: NDArray[np.int_],
+    p: NDArray[np.float64],
+    threshold: float,
 ) -> list[Evaluation]:
     out = []
     for source in sorted(set(sources.tolist())):
         rows = sources == source
         if rows.sum() >= 2:
-            out.append(Evaluation(language, str(source), attribute, y[rows], np.clip(p[rows], 0.0, 1.0), threshold))
+            out.append(
+                Evaluation(
+                    language, str(source), attribute, y[rows], np.clip(p[rows], 0.0, 1.0), threshold
+                )
+            )
     return out
 
 
@@ -212,7 +250,9 @@ def train(
     progress = progress or Progress()
     progress(f"loading the own corpus from {own_dir}")
     records = read_own_corpus(own_dir)
-    corpora_meta: dict[str, Any] = {OWN_CORPUS: {"records": len(records), "fingerprint": fingerprint(records)}}
+    corpora_meta: dict[str, Any] = {
+        OWN_CORPUS: {"records": len(records), "fingerprint": fingerprint(records)}
+    }
     lexicons: dict[str, frozenset[str]] = {}
     if corpora_root is not None:
         from moderation.corpora.registry import load_all, load_lexicons
@@ -236,7 +276,9 @@ def train(
     for language in languages:
         subset = [r for r in records if r.language == language]
         unmask = [*profanity, *sorted(lexicons.get(UNMASK_LEXICONS.get(language, ""), frozenset()))]
-        lexicon = frozenset().union(*(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ())))
+        lexicon = frozenset().union(
+            *(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ()))
+        )
         if lexicon:
             subset = add_weak_obscene(subset, Normalizer(unmask), lexicon)
         runs[language] = train_language(language, subset, unmask, config, progress)
@@ -249,18 +291,26 @@ def train(
         "languages": list(runs),
         "corpora": corpora_meta,
         "thresholds": {lang: run.model.thresholds for lang, run in runs.items()},
-        "training": {"c": config.c, "featurizer": config.featurizer, "source_weights": SOURCE_WEIGHTS},
+        "training": {
+            "c": config.c,
+            "featurizer": config.featurizer,
+            "source_weights": SOURCE_WEIGHTS,
+        },
         "label_counts": {lang: run.counts for lang, run in runs.items()},
         "evaluation": summarise([e for run in runs.values() for e in run.evaluations]),
     }
     bundle = Bundle({lang: run.model for lang, run in runs.items()}, metadata)
     progress(f"saving the bundle to {out_dir}")
     path = save_bundle(bundle, out_dir)
-    progress(f"bundle written: {path} ({path.stat().st_size / 1e6:.1f} MB), model {bundle.model_version}")
+    progress(
+        f"bundle written: {path} ({path.stat().st_size / 1e6:.1f} MB), model {bundle.model_version}"
+    )
     if report_dir is not None:
         from moderation.evaluation import write_report
 
         progress(f"writing the evaluation report to {report_dir}")
-        report = write_report(report_dir, [e for run in runs.values() for e in run.evaluations], metadata)
+        report = write_report(
+            report_dir, [e for run in runs.values() for e in run.evaluations], metadata
+        )
         progress(f"report: {report}")
     return bundle

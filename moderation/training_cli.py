@@ -24,18 +24,36 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--corpora", metavar="DIR",
+        "--corpora",
+        metavar="DIR",
         help="also train on every external corpus of training_data/sources.toml found under DIR "
         "(e.g. ../shared/datasets); default: MODERATION_CORPORA if set, else the own corpus only",
     )
     parser.add_argument(
-        "--out", "--model", dest="out", metavar="DIR",
+        "--out",
+        "--model",
+        dest="out",
+        metavar="DIR",
         help="where to write the bundle (default: MODERATION_MODEL_DIR, else models/)",
     )
-    parser.add_argument("--own", metavar="DIR", default=str(OWN_DIR), help="the own labelled corpus (default: %(default)s)")
-    parser.add_argument("--report", metavar="DIR", help="write the evaluation report (Markdown + PNG plots) here (default: <out>/report)")
+    parser.add_argument(
+        "--own",
+        metavar="DIR",
+        default=str(OWN_DIR),
+        help="the own labelled corpus (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write the evaluation report (Markdown + PNG plots) here (default: <out>/report)",
+    )
     parser.add_argument("--no-report", action="store_true", help="skip the evaluation report")
-    parser.add_argument("--c", type=float, default=TrainingConfig.c, help="inverse regularisation strength of the heads (default: %(default)s)")
+    parser.add_argument(
+        "--c",
+        type=float,
+        default=TrainingConfig.c,
+        help="inverse regularisation strength of the heads (default: %(default)s)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -47,8 +65,12 @@ def main(argv: list[str] | None = None) -> int:
     report = None if args.no_report else Path(args.report) if args.report else out / "report"
     try:
         train(
-            Path(args.own), out, Path(corpora) if corpora else None,
-            config=TrainingConfig(c=args.c), report_dir=report, progress=Progress(quiet=args.quiet),
+            Path(args.own),
+            out,
+            Path(corpora) if corpora else None,
+            config=TrainingConfig(c=args.c),
+            report_dir=report,
+            progress=Progress(quiet=args.quiet),
         )
     except (ModerationError, ValueError, OSError) as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)

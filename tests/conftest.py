@@ -34,7 +34,12 @@ def tiny_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lines = []
     for i, record in enumerate(records):
         if i % 3 == 0:
-            lines.append(json.dumps({"text": record.text, "lang": record.language, "labels": record.labels}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {"text": record.text, "lang": record.language, "labels": record.labels},
+                    ensure_ascii=False,
+                )
+            )
     (directory / "tiny.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return directory
 

@@ -20,7 +20,15 @@ def _copy(src: Path, tmp_path: Path) -> Path:
 
 def test_manifest_records_what_the_issue_asks(tiny_bundle_dir: Path) -> None:
     manifest = read_manifest(tiny_bundle_dir)
-    for key in ("format_version", "model_version", "sklearn_version", "corpora", "thresholds", "evaluation", "sha256"):
+    for key in (
+        "format_version",
+        "model_version",
+        "sklearn_version",
+        "corpora",
+        "thresholds",
+        "evaluation",
+        "sha256",
+    ):
         assert key in manifest, key
     assert set(manifest["thresholds"]) == {"pl", "en"}
     assert "own" in manifest["corpora"]
@@ -44,7 +52,7 @@ def test_other_sklearn_version_is_refused(tiny_bundle_dir: Path, tmp_path: Path)
 
 
 def test_missing_bundle_says_how_to_build_one(tmp_path: Path) -> None:
-    with pytest.raises(BundleError, match="python train.py"):
+    with pytest.raises(BundleError, match=r"python train\.py"):
         load_bundle(tmp_path)
 
 
@@ -53,7 +61,7 @@ def test_bundle_outside_the_directory_is_refused(tiny_bundle_dir: Path, tmp_path
     directory.mkdir()
     shutil.copy(tiny_bundle_dir / MANIFEST_FILE, directory / MANIFEST_FILE)
     (directory / BUNDLE_FILE).symlink_to(tiny_bundle_dir / BUNDLE_FILE)
-    with pytest.raises(BundleError, match="missing|link"):
+    with pytest.raises(BundleError, match=r"missing|link"):
         load_bundle(directory)
 
 
@@ -61,6 +69,11 @@ def test_importing_the_package_loads_no_model() -> None:
     import subprocess
     import sys
 
-    code = "import moderation, moderation.scoring, sys; print('joblib' in sys.modules, 'sklearn' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import moderation, moderation.scoring, sys; "
+        "print('joblib' in sys.modules, 'sklearn' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "False False"

@@ -8,24 +8,38 @@ import pytest
 
 from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, TextTooLongError
-from moderation.scoring import ScoreError, ScoreResult, Scorer
+from moderation.scoring import ScoreError, Scorer, ScoreResult
 
 
 def test_result_has_the_documented_shape(scorer: Scorer) -> None:
     result = scorer.score(["Ty debilu, spierdalaj z tym artykułem"], ids=["c1"])[0]
     assert isinstance(result, ScoreResult)
     data = json.loads(json.dumps(result.to_dict(), ensure_ascii=False))
-    assert list(data) == ["id", "language", "supported", "scores", "flagged", "spans", "model_version"]
+    assert list(data) == [
+        "id",
+        "language",
+        "supported",
+        "scores",
+        "flagged",
+        "spans",
+        "model_version",
+    ]
     assert data["id"] == "c1" and data["language"] == "pl" and data["supported"] is True
     assert list(data["scores"]) == list(ATTRIBUTES)
     assert all(0.0 <= value <= 1.0 for value in data["scores"].values())
     assert data["model_version"] == scorer.model_version
     thresholds = scorer.bundle.models["pl"].thresholds
-    assert data["flagged"] == [a for a in ATTRIBUTES if data["scores"][a] >= round(thresholds[a], 4) or data["scores"][a] >= thresholds[a]]
+    assert data["flagged"] == [
+        a
+        for a in ATTRIBUTES
+        if data["scores"][a] >= round(thresholds[a], 4) or data["scores"][a] >= thresholds[a]
+    ]
 
 
 def test_toxic_scores_above_civil(scorer: Scorer) -> None:
-    toxic, civil = scorer.score(["Ty głupi debilu, spierdalaj stąd", "Dziękuję za rzetelny artykuł, zgadzam się z autorem."])
+    toxic, civil = scorer.score(
+        ["Ty głupi debilu, spierdalaj stąd", "Dziękuję za rzetelny artykuł, zgadzam się z autorem."]
+    )
     assert isinstance(toxic, ScoreResult) and isinstance(civil, ScoreResult)
     assert toxic.scores["toxicity"] > civil.scores["toxicity"]
     assert "toxicity" in toxic.flagged and "toxicity" not in civil.flagged
@@ -45,7 +59,13 @@ def test_spans_point_into_the_original_obfuscated_text(scorer: Scorer) -> None:
 
 def test_obfuscation_scores_like_the_plain_spelling(scorer: Scorer) -> None:
     plain = scorer.score_text("ty kurwo jebana").scores
-    for disguised in ["ty k*rwo j3bana", "ty k.u.r.w.o jebana", "ty кurwо jebana", "ty ku\u200brwo jebana", "ty kuuurwoooo jebaaana"]:
+    for disguised in [
+        "ty k*rwo j3bana",
+        "ty k.u.r.w.o jebana",
+        "ty кurwо jebana",
+        "ty ku\u200brwo jebana",
+        "ty kuuurwoooo jebaaana",
+    ]:
         assert scorer.score_text(disguised).scores == plain, disguised
 
 
@@ -66,10 +86,20 @@ def test_russian_is_unsupported_but_scored(scorer: Scorer) -> None:
 
 @pytest.mark.parametrize(
     ("value", "code"),
-    [("", "empty_text"), ("   \n\t ", "empty_text"), ("\u200b\u200b", "empty_text"), ("\x00\x07", "empty_text"),
-     (42, "invalid_text"), (None, "invalid_text"), (b"bytes", "invalid_text"), ("abc\ud800", "invalid_unicode")],
+    [
+        ("", "empty_text"),
+        ("   \n\t ", "empty_text"),
+        ("\u200b\u200b", "empty_text"),
+        ("\x00\x07", "empty_text"),
+        (42, "invalid_text"),
+        (None, "invalid_text"),
+        (b"bytes", "invalid_text"),
+        ("abc\ud800", "invalid_unicode"),
+    ],
 )
-def test_bad_items_get_error_results_and_the_batch_goes_on(scorer: Scorer, value: object, code: str) -> None:
+def test_bad_items_get_error_results_and_the_batch_goes_on(
+    scorer: Scorer, value: object, code: str
+) -> None:
     outcomes = scorer.score(["dobry tekst", value, "drugi dobry tekst"])
     assert [o.ok for o in outcomes] == [True, False, True]
     error = outcomes[1]

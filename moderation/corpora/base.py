@@ -15,7 +15,7 @@ Split = Literal["train", "dev", "test"]
 
 
 def split_for(text: str) -> Split:
-    """Hash-bucket split shared by every corpus (the BAN-PL rule of shared/datasets/ban_pl/SPLIT.md).
+    """Hash-bucket split shared by every corpus (BAN-PL rule, shared/datasets/ban_pl/SPLIT.md).
 
     Key = SHA-256 of ``text.strip()`` (UTF-8); bucket = int(key[:8], 16) % 10; 0 -> test,
     1 -> dev, 2-9 -> train. Identical texts always land in the same split, so duplicates

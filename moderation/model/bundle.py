@@ -67,10 +67,21 @@ def save_bundle(bundle: Bundle, directory: Path) -> Path:
     bundle.metadata = metadata
     target = directory / BUNDLE_FILE
     partial = directory / (BUNDLE_FILE + ".partial")
-    joblib.dump({"format_version": FORMAT_VERSION, "models": bundle.models, "metadata": metadata}, partial, compress=3)
-    manifest = {**metadata, "bundle_file": BUNDLE_FILE, "sha256": _sha256(partial), "bytes": partial.stat().st_size}
+    joblib.dump(
+        {"format_version": FORMAT_VERSION, "models": bundle.models, "metadata": metadata},
+        partial,
+        compress=3,
+    )
+    manifest = {
+        **metadata,
+        "bundle_file": BUNDLE_FILE,
+        "sha256": _sha256(partial),
+        "bytes": partial.stat().st_size,
+    }
     manifest_partial = directory / (MANIFEST_FILE + ".partial")
-    manifest_partial.write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    manifest_partial.write_text(
+        json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
     os.replace(partial, target)
     os.replace(manifest_partial, directory / MANIFEST_FILE)
     return target
@@ -100,7 +111,9 @@ def load_bundle(directory: Path) -> Bundle:
     manifest = read_manifest(directory)
     path = (directory / BUNDLE_FILE).resolve()
     if path.parent != directory or not path.is_file():
-        raise BundleError(f"bundle file {BUNDLE_FILE} missing from {directory} (or a link leaving it)")
+        raise BundleError(
+            f"bundle file {BUNDLE_FILE} missing from {directory} (or a link leaving it)"
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
         raise BundleError(
             f"bundle format {manifest.get('format_version')} is not the supported format "
@@ -110,12 +123,14 @@ def load_bundle(directory: Path) -> Bundle:
         raise BundleError(
             f"bundle was written with scikit-learn {manifest.get('sklearn_version')}, this "
             f"environment has {sklearn.__version__}: install that version "
-            f"(pip install scikit-learn=={manifest.get('sklearn_version')}) or retrain with `python train.py`"
+            f"(pip install scikit-learn=={manifest.get('sklearn_version')}) "
+            "or retrain with `python train.py`"
         )
     found = _sha256(path)
     if found != manifest.get("sha256"):
         raise BundleError(
-            f"bundle {path} does not match its recorded SHA-256 (expected {manifest.get('sha256')}, "
+            f"bundle {path} does not match its recorded SHA-256 "
+            f"(expected {manifest.get('sha256')}, "
             f"found {found}); refusing to load an altered file: retrain or restore it"
         )
     payload = joblib.load(path)

@@ -9,7 +9,7 @@ as the reader wrote it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +18,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from moderation.model.heads import HeadStack
-from moderation.text.normalize import Token
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,20 +40,26 @@ class Span:
 def top_spans(
     heads: HeadStack,
     token_rows: sp.csr_matrix,
-    token_lists: Sequence[Sequence[Token]],
+    lengths: NDArray[np.int64],
+    offsets_for: Callable[[int], Sequence[tuple[int, int]]],
     texts: Sequence[str],
     probabilities: NDArray[np.float64],
     *,
     min_score: float,
     limit: int,
 ) -> list[dict[str, list[Span]]]:
-    """Spans per document and attribute, for attributes scoring at least ``min_score``."""
-    n_docs = len(token_lists)
+    """Spans per document and attribute, for attributes scoring at least ``min_score``.
+
+    ``lengths`` is the number of units of each document (rows of ``token_rows`` follow them
+    in order); ``offsets_for(doc)`` gives the (begin, end) of each unit in the original text,
+    and is only called for documents that get a span, since offsets cost more than units.
+    """
+    n_docs = len(lengths)
     out: list[dict[str, list[Span]]] = [{} for _ in range(n_docs)]
     needed = probabilities >= min_score
     if not needed.any():
         return out
-    lengths = np.fromiter((len(tokens) for tokens in token_lists), dtype=np.int64, count=n_docs)
+    offset_cache: dict[int, Sequence[tuple[int, int]]] = {}
     token_doc = np.repeat(np.arange(n_docs), lengths)
     first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     contributions = np.asarray(token_rows @ heads.weights)
@@ -70,23 +75,32 @@ def top_spans(
         order = candidates[np.lexsort((-values[candidates], token_doc[candidates]))]
         docs = token_doc[order]
         group_start = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-        rank = np.arange(order.size) - np.repeat(group_start, np.diff(np.r_[group_start, order.size]))
+        rank = np.arange(order.size) - np.repeat(
+            group_start, np.diff(np.r_[group_start, order.size])
+        )
         # Several words of one raw token share its span: keep a few extra and merge them below.
         for token_index in order[rank < limit * 2]:
             doc = int(token_doc[token_index])
-            token = token_lists[doc][token_index - first_token[doc]]
+            offsets = offset_cache.get(doc)
+            if offsets is None:
+                offsets = offset_cache[doc] = offsets_for(doc)
+            position = token_index - first_token[doc]
+            if position >= len(offsets):  # units and offsets disagree: no span beats a wrong one
+                continue
+            begin, end = offsets[position]
             share = float(values[token_index] / totals[doc]) if totals[doc] > 0 else 0.0
             spans = out[doc].setdefault(attribute, [])
             for i, span in enumerate(spans):
-                if span.begin == token.begin and span.end == token.end:
+                if span.begin == begin and span.end == end:
                     spans[i] = Span(span.begin, span.end, span.text, span.score + share)
                     break
             else:
                 if len(spans) < limit:
-                    spans.append(Span(token.begin, token.end, texts[doc][token.begin : token.end], share))
+                    spans.append(Span(begin, end, texts[doc][begin:end], share))
         for spans_of_doc in out:
-            spans = spans_of_doc.get(attribute)
-            if spans:
+            found = spans_of_doc.get(attribute)
+            if found:
+                spans = found
                 spans.sort(key=lambda span: -span.score)
                 spans_of_doc[attribute] = [
                     Span(s.begin, s.end, s.text, round(s.score, 3)) for s in spans

@@ -2,21 +2,31 @@
 
 These are the features of scikit-learn's ``TfidfVectorizer(analyzer="char_wb")`` plus a word
 vectoriser, computed a faster way. Character n-grams never cross a word boundary, so the
-n-grams of a text are the union of the n-grams of its words: each distinct word is turned
-into an array of feature ids once and cached, and a batch becomes one CSR matrix built
-from those arrays in NumPy. Python touches each word once per text, never each n-gram.
+n-grams of a text are the union of those of its words. A *unit* (one word, or all the words
+of one raw whitespace-separated token) is turned into arrays of feature ids once and
+cached; a batch is then assembled from those arrays entirely in NumPy, bigrams included
+(as integer pair keys looked up with ``searchsorted``). Python touches each unit once per
+text, never each n-gram.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-_EMPTY = np.zeros(0, dtype=np.int32)
+_EMPTY32 = np.zeros(0, dtype=np.int32)
+_EMPTY64 = np.zeros(0, dtype=np.int64)
+_FIRST = itemgetter(0)
+_SECOND = itemgetter(1)
+
+#: (unigram column per word, -1 when unknown; character n-gram columns of all its words)
+Unit = tuple[NDArray[np.int64], NDArray[np.int32]]
 
 
 def char_ngrams(word: str, low: int, high: int) -> list[str]:
@@ -63,152 +73,153 @@ class TextFeaturizer:
 
     def fit(self, docs: Sequence[Sequence[str]]) -> TextFeaturizer:
         """Learn vocabularies and IDF weights from tokenised documents."""
-        word_df: dict[str, int] = {}
+        unigram_df: dict[str, int] = {}
+        bigram_df: dict[tuple[str, str], int] = {}
         char_df: dict[str, int] = {}
-        word_grams_cache: dict[str, list[str]] = {}
+        grams_cache: dict[str, list[str]] = {}
         low, high = self.char_range
         for words in docs:
-            for gram in set(self._word_grams(words)):
-                word_df[gram] = word_df.get(gram, 0) + 1
+            for word in set(words):
+                unigram_df[word] = unigram_df.get(word, 0) + 1
+            if self.word_bigrams:
+                for pair in set(pairwise(words)):
+                    bigram_df[pair] = bigram_df.get(pair, 0) + 1
             seen: set[str] = set()
             for word in set(words):
-                grams = word_grams_cache.get(word)
+                grams = grams_cache.get(word)
                 if grams is None:
-                    grams = char_ngrams(word, low, high)
-                    word_grams_cache[word] = grams
+                    grams = grams_cache[word] = char_ngrams(word, low, high)
                 seen.update(grams)
             for gram in seen:
                 char_df[gram] = char_df.get(gram, 0) + 1
         n_docs = max(len(docs), 1)
-        self.word_vocab_, self.word_idf_ = _select(word_df, self.min_df_word, self.max_word_features, n_docs)
-        self.char_vocab_, self.char_idf_ = _select(char_df, self.min_df_char, self.max_char_features, n_docs)
-        self.n_word_features_ = len(self.word_vocab_)
-        self.n_features_ = self.n_word_features_ + len(self.char_vocab_)
-        self._cache: dict[str, NDArray[np.int32]] = {}
+        unigrams = _keep(unigram_df, self.min_df_word, self.max_word_features)
+        known = set(unigrams)
+        # A bigram is only usable when both its words are columns: that is how it is looked up.
+        pairs = {p: n for p, n in bigram_df.items() if p[0] in known and p[1] in known}
+        bigrams = _keep(pairs, self.min_df_word, max(self.max_word_features - len(unigrams), 0))
+        self.word_vocab_ = {word: i for i, word in enumerate(unigrams)}
+        n_unigrams = len(unigrams)
+        keys = np.asarray(
+            [self.word_vocab_[a] * n_unigrams + self.word_vocab_[b] for a, b in bigrams],
+            dtype=np.int64,
+        )
+        order = np.argsort(keys, kind="stable")
+        self.bigram_keys_ = keys[order]
+        self.bigram_cols_ = (n_unigrams + order).astype(np.int64)
+        self.bigrams_ = [f"{a} {b}" for a, b in bigrams]
+        word_counts = [unigram_df[w] for w in unigrams] + [pairs[p] for p in bigrams]
+        self.word_idf_ = _idf(word_counts, n_docs)
+        chars = _keep(char_df, self.min_df_char, self.max_char_features)
+        self.char_vocab_ = {gram: i for i, gram in enumerate(chars)}
+        self.char_idf_ = _idf([char_df[g] for g in chars], n_docs)
+        self.n_word_features_ = n_unigrams + len(bigrams)
+        self.n_features_ = self.n_word_features_ + len(chars)
+        self._cache: dict[str, Unit] = {}
         return self
+
+    # -- units ---------------------------------------------------------------------------------
+
+    def unit(self, words: Sequence[str]) -> Unit:
+        """Feature ids of a run of words (one raw token); not cached, see ``word_unit``."""
+        vocab = self.char_vocab_
+        low, high = self.char_range
+        unigram = np.asarray([self.word_vocab_.get(w, -1) for w in words], dtype=np.int64)
+        ids = [
+            col
+            for w in words
+            for gram in char_ngrams(w, low, high)
+            if (col := vocab.get(gram)) is not None
+        ]
+        return unigram, np.asarray(ids, dtype=np.int32) if ids else _EMPTY32
+
+    def word_unit(self, word: str) -> Unit:
+        """Feature ids of one word, cached (comments repeat words endlessly)."""
+        cache = self._cache
+        entry = cache.get(word)
+        if entry is None:
+            entry = self.unit((word,))
+            if len(cache) >= self.cache_size:
+                cache.clear()
+            cache[word] = entry
+        return entry
 
     # -- transforming ------------------------------------------------------------------------
 
     def transform(self, docs: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """TF-IDF matrix (n_docs x n_features), word block first, then characters."""
-        return self._transform(docs, with_tokens=False)[0]
+        units = [self.word_unit(word) for words in docs for word in words]
+        lengths = np.fromiter((len(words) for words in docs), dtype=np.int64, count=len(docs))
+        return self.transform_units(units, lengths, with_units=False)[0]
 
-    def transform_with_tokens(
-        self, docs: Sequence[Sequence[str]]
-    ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-        """The document matrix, plus one row per token holding that token's share of it.
-
-        A token's row carries its unigram and its character n-grams weighted exactly as
-        in its document's row (IDF and the document's normalisation), so a head's weights
-        times a token row is that token's contribution to the head's decision: the basis
-        of explanation spans. (Repeated n-grams are counted linearly here, not sublinearly.)
-        """
-        documents, tokens = self._transform(docs, with_tokens=True)
-        assert tokens is not None
-        return documents, tokens
-
-    def _transform(
-        self, docs: Sequence[Sequence[str]], *, with_tokens: bool
+    def transform_units(
+        self, units: Sequence[Unit], lengths: NDArray[np.int64], *, with_units: bool = True
     ) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
-        word_vocab = self.word_vocab_
-        offset = self.n_word_features_
-        cache = self._cache
-        n_docs = len(docs)
-        word_rows: list[int] = []
-        word_cols: list[int] = []
-        char_parts: list[NDArray[np.int32]] = []
-        char_lengths = np.zeros(n_docs, dtype=np.int64)
-        for row, words in enumerate(docs):
-            for gram in self._word_grams(words):
-                col = word_vocab.get(gram)
-                if col is not None:
-                    word_rows.append(row)
-                    word_cols.append(col)
-            total = 0
-            for word in words:
-                ids = cache.get(word)
-                if ids is None:
-                    ids = self._char_ids(word)
-                char_parts.append(ids)
-                total += ids.size
-            char_lengths[row] = total
-        words_matrix = sp.csr_matrix(
-            (np.ones(len(word_cols), dtype=np.float32), (word_rows, word_cols)),
-            shape=(n_docs, offset),
-        )
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(char_lengths, out=indptr[1:])
-        indices = np.concatenate(char_parts) if char_parts else _EMPTY
-        chars_matrix = sp.csr_matrix(
-            (np.ones(indices.size, dtype=np.float32), indices, indptr),
-            shape=(n_docs, self.n_features_ - offset),
-        )
-        chars_matrix.sum_duplicates()
+        """Document matrix from the units of every document, in order (``lengths`` per doc).
+
+        With ``with_units`` also one row per unit holding that unit's share of its document's
+        row: its unigrams and character n-grams weighted exactly as in the document (IDF and
+        the document's normalisation), so head weights times a unit row is the unit's
+        contribution to the decision, the basis of explanation spans. (Repeated n-grams count
+        linearly there, not sublinearly.)
+        """
+        n_docs = len(lengths)
+        n_units = len(units)
+        unit_doc = np.repeat(np.arange(n_docs), lengths)
+        unigram_parts = list(map(_FIRST, units))
+        char_parts = list(map(_SECOND, units))
+        unigram_sizes = np.fromiter(map(len, unigram_parts), dtype=np.int64, count=n_units)
+        char_sizes = np.fromiter(map(len, char_parts), dtype=np.int64, count=n_units)
+        unigrams = np.concatenate(unigram_parts) if n_units else _EMPTY64
+        chars = np.concatenate(char_parts).astype(np.int64) if n_units else _EMPTY64
+        word_doc = np.repeat(unit_doc, unigram_sizes)
+        char_doc = np.repeat(unit_doc, char_sizes)
+        word_cols, word_rows = self._word_columns(unigrams, word_doc)
+        words_matrix = _csr(word_rows, word_cols, n_docs, self.n_word_features_)
+        chars_matrix = _csr(char_doc, chars, n_docs, self.n_features_ - self.n_word_features_)
         word_scale = _tfidf(words_matrix, self.word_idf_, 1.0)
         char_scale = _tfidf(chars_matrix, self.char_idf_, self.char_weight)
         documents = sp.hstack([words_matrix, chars_matrix], format="csr", dtype=np.float32)
-        if not with_tokens:
+        if not with_units:
             return documents, None
-        return documents, self._token_matrix(docs, char_parts, word_scale, char_scale)
-
-    def _token_matrix(
-        self,
-        docs: Sequence[Sequence[str]],
-        char_parts: list[NDArray[np.int32]],
-        word_scale: NDArray[np.float32],
-        char_scale: NDArray[np.float32],
-    ) -> sp.csr_matrix:
-        word_vocab = self.word_vocab_
-        offset = self.n_word_features_
-        n_tokens = len(char_parts)
-        token_doc = np.repeat(np.arange(len(docs)), [len(words) for words in docs])
-        unigram = np.fromiter(
-            (word_vocab.get(word, -1) for words in docs for word in words),
-            dtype=np.int64,
-            count=n_tokens,
-        )
-        char_counts = np.fromiter((part.size for part in char_parts), dtype=np.int64, count=n_tokens)
-        has_word = unigram >= 0
-        counts = char_counts + has_word
-        indptr = np.zeros(n_tokens + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        indices = np.empty(int(indptr[-1]), dtype=np.int64)
-        data = np.empty(int(indptr[-1]), dtype=np.float32)
-        word_slots = indptr[:-1][has_word]
-        indices[word_slots] = unigram[has_word]
-        data[word_slots] = self.word_idf_[unigram[has_word]] * word_scale[token_doc[has_word]]
-        char_mask = np.ones(indices.size, dtype=bool)
-        char_mask[word_slots] = False
-        char_ids = np.concatenate(char_parts) if char_parts else _EMPTY
-        indices[char_mask] = char_ids.astype(np.int64) + offset
-        data[char_mask] = self.char_idf_[char_ids] * np.repeat(char_scale[token_doc], char_counts)
-        return sp.csr_matrix((data, indices, indptr), shape=(n_tokens, self.n_features_))
+        known = unigrams >= 0
+        unit_of_word = np.repeat(np.arange(n_units), unigram_sizes)
+        rows = np.concatenate([unit_of_word[known], np.repeat(np.arange(n_units), char_sizes)])
+        cols = np.concatenate([unigrams[known], chars + self.n_word_features_])
+        values = np.concatenate(
+            [
+                self.word_idf_[unigrams[known]] * word_scale[word_doc[known]],
+                self.char_idf_[chars] * char_scale[char_doc],
+            ]
+        ).astype(np.float32)
+        unit_rows = sp.csr_matrix((values, (rows, cols)), shape=(n_units, self.n_features_))
+        return documents, unit_rows
 
     def feature_names(self) -> list[str]:
         """Feature names in column order (for inspection and tests)."""
-        names = [""] * self.n_features_
-        for gram, col in self.word_vocab_.items():
-            names[col] = f"w:{gram}"
-        for gram, col in self.char_vocab_.items():
-            names[self.n_word_features_ + col] = f"c:{gram}"
+        names = [f"w:{w}" for w in self.word_vocab_] + [f"w:{b}" for b in self.bigrams_]
+        names += [f"c:{g}" for g in self.char_vocab_]
         return names
 
     # -- helpers -----------------------------------------------------------------------------
 
-    def _word_grams(self, words: Sequence[str]) -> list[str]:
-        if not self.word_bigrams or len(words) < 2:
-            return list(words)
-        return [*words, *(f"{a} {b}" for a, b in zip(words, words[1:], strict=False))]
-
-    def _char_ids(self, word: str) -> NDArray[np.int32]:
-        vocab = self.char_vocab_
-        low, high = self.char_range
-        ids = [col for gram in char_ngrams(word, low, high) if (col := vocab.get(gram)) is not None]
-        array = np.asarray(ids, dtype=np.int32) if ids else _EMPTY
-        if len(self._cache) >= self.cache_size:
-            self._cache.clear()
-        self._cache[word] = array
-        return array
+    def _word_columns(
+        self, unigrams: NDArray[np.int64], word_doc: NDArray[np.int64]
+    ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """Columns and rows of unigrams and of the bigrams of consecutive known words."""
+        known = unigrams >= 0
+        cols = [unigrams[known]]
+        rows = [word_doc[known]]
+        if self.word_bigrams and unigrams.size > 1 and self.bigram_keys_.size:
+            left, right = unigrams[:-1], unigrams[1:]
+            pair_ok = (left >= 0) & (right >= 0) & (word_doc[:-1] == word_doc[1:])
+            keys = left[pair_ok] * len(self.word_vocab_) + right[pair_ok]
+            where = np.searchsorted(self.bigram_keys_, keys)
+            where = np.minimum(where, self.bigram_keys_.size - 1)
+            hit = self.bigram_keys_[where] == keys
+            cols.append(self.bigram_cols_[where[hit]])
+            rows.append(word_doc[:-1][pair_ok][hit])
+        return np.concatenate(cols), np.concatenate(rows)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -216,16 +227,27 @@ class TextFeaturizer:
         return state
 
 
-def _select(
-    df: dict[str, int], min_df: int, max_features: int, n_docs: int
-) -> tuple[dict[str, int], NDArray[np.float32]]:
-    """Keep grams with df >= min_df, the most frequent first; smooth IDF as scikit-learn does."""
-    kept = sorted((gram for gram, count in df.items() if count >= min_df), key=lambda g: (-df[g], g))
-    kept = kept[:max_features]
-    vocab = {gram: i for i, gram in enumerate(kept)}
-    counts = np.asarray([df[g] for g in kept], dtype=np.float64)
-    idf = np.log((1.0 + n_docs) / (1.0 + counts)) + 1.0
-    return vocab, idf.astype(np.float32)
+def _keep(df: dict[Any, int], min_df: int, limit: int) -> list[Any]:
+    """Grams with df >= min_df, the most frequent first, at most ``limit``."""
+    kept = sorted((g for g, n in df.items() if n >= min_df), key=lambda g: (-df[g], str(g)))
+    return kept[:limit]
+
+
+def _idf(counts: list[int], n_docs: int) -> NDArray[np.float32]:
+    """Smoothed IDF, as scikit-learn computes it."""
+    df = np.asarray(counts, dtype=np.float64)
+    return (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
+
+
+def _csr(
+    rows: NDArray[np.int64], cols: NDArray[np.int64], n_rows: int, n_cols: int
+) -> sp.csr_matrix:
+    """Count matrix from (row, col) pairs; duplicates are summed."""
+    matrix = sp.csr_matrix(
+        (np.ones(cols.size, dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)
+    )
+    matrix.sum_duplicates()
+    return matrix
 
 
 def _tfidf(matrix: sp.csr_matrix, idf: NDArray[np.float32], weight: float) -> NDArray[np.float32]:

@@ -30,11 +30,13 @@ class Calibrator:
 
     def __call__(self, decision: NDArray[np.floating]) -> NDArray[np.float64]:
         if self.method == "isotonic":
-            return np.interp(decision, self.xs, self.ys)
-        return 1.0 / (1.0 + np.exp(-(self.slope * decision + self.offset)))
+            return np.asarray(np.interp(decision, self.xs, self.ys), dtype=np.float64)
+        return np.asarray(1.0 / (1.0 + np.exp(-(self.slope * decision + self.offset))), dtype=np.float64)
 
 
-def fit_calibrator(decision: NDArray[np.floating], y: NDArray[np.integer], min_per_class: int = 150) -> Calibrator:
+def fit_calibrator(
+    decision: NDArray[np.floating], y: NDArray[np.integer], min_per_class: int = 150
+) -> Calibrator:
     """Fit a calibrator on held-out decision values; isotonic when both classes are plentiful."""
     from sklearn.isotonic import IsotonicRegression
     from sklearn.linear_model import LogisticRegression
@@ -74,6 +76,10 @@ class HeadStack:
     def probabilities(self, features: sp.csr_matrix) -> NDArray[np.float64]:
         """Calibrated probabilities, one column per head."""
         decision = self.decision(features)
-        return np.column_stack(
-            [calibrate(decision[:, i]) for i, calibrate in enumerate(self.calibrators)]
-        ) if len(self.calibrators) else decision
+        return (
+            np.column_stack(
+                [calibrate(decision[:, i]) for i, calibrate in enumerate(self.calibrators)]
+            )
+            if len(self.calibrators)
+            else decision
+        )

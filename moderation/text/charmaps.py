@@ -12,17 +12,78 @@ from typing import Final
 #: scripts or the whole comment is Latin-dominant, so genuine Russian text stays Russian.
 HOMOGLYPHS: Final[dict[str, str]] = {
     # Cyrillic (lower case; text is case-folded first)
-    "а": "a", "в": "b", "е": "e", "ё": "e", "и": "u", "й": "u", "і": "i", "ї": "i",
-    "ј": "j", "к": "k", "м": "m", "н": "h", "о": "o", "п": "n", "р": "p", "с": "c", "т": "t",
-    "у": "y", "х": "x", "ѕ": "s", "ԁ": "d", "ɡ": "g", "ԛ": "q", "ԝ": "w", "ь": "b", "ы": "bi",
-    "г": "r", "д": "d", "л": "n", "ц": "u", "ш": "w", "щ": "w", "ъ": "b", "я": "r",
+    "а": "a",
+    "в": "b",
+    "е": "e",
+    "ё": "e",
+    "и": "u",
+    "й": "u",
+    "і": "i",
+    "ї": "i",
+    "ј": "j",
+    "к": "k",
+    "м": "m",
+    "н": "h",
+    "о": "o",
+    "п": "n",
+    "р": "p",
+    "с": "c",
+    "т": "t",
+    "у": "y",
+    "х": "x",
+    "ѕ": "s",
+    "ԁ": "d",
+    "ɡ": "g",
+    "ԛ": "q",
+    "ԝ": "w",
+    "ь": "b",
+    "ы": "bi",
+    "г": "r",
+    "д": "d",
+    "л": "n",
+    "ц": "u",
+    "ш": "w",
+    "щ": "w",
+    "ъ": "b",
+    "я": "r",
     # Greek
-    "α": "a", "β": "b", "γ": "y", "δ": "d", "ε": "e", "ζ": "z", "η": "n", "ι": "i", "κ": "k",
-    "ν": "v", "ο": "o", "ρ": "p", "σ": "o", "ς": "c", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
-    "μ": "u", "λ": "l", "π": "n", "θ": "o", "ϲ": "c",
+    "α": "a",
+    "β": "b",
+    "γ": "y",
+    "δ": "d",
+    "ε": "e",
+    "ζ": "z",
+    "η": "n",
+    "ι": "i",
+    "κ": "k",
+    "ν": "v",
+    "ο": "o",
+    "ρ": "p",
+    "σ": "o",
+    "ς": "c",
+    "τ": "t",
+    "υ": "u",
+    "χ": "x",
+    "ω": "w",
+    "μ": "u",
+    "λ": "l",
+    "π": "n",
+    "θ": "o",
+    "ϲ": "c",
     # Latin look-alikes NFKC leaves alone
-    "ı": "i", "ȷ": "j", "ɑ": "a", "ɩ": "i", "ʀ": "r", "ᴋ": "k", "ᴜ": "u", "ᴡ": "w",
-    "ꭓ": "x", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t",
+    "ı": "i",
+    "ȷ": "j",
+    "ɑ": "a",
+    "ɩ": "i",
+    "ʀ": "r",
+    "ᴋ": "k",
+    "ᴜ": "u",
+    "ᴡ": "w",
+    "ꭓ": "x",
+    "ø": "o",
+    "đ": "d",
+    "ħ": "h",
+    "ŧ": "t",
 }
 
 #: Letters of the Cyrillic block: used to decide whether a comment is Cyrillic-dominant.
@@ -30,8 +91,22 @@ CYRILLIC_FIRST, CYRILLIC_LAST = "\u0400", "\u04ff"
 
 #: Digits and symbols standing for letters inside words.
 LEET: Final[dict[str, str]] = {
-    "4": "a", "@": "a", "3": "e", "€": "e", "1": "i", "!": "i", "|": "i", "0": "o",
-    "5": "s", "$": "s", "7": "t", "+": "t", "8": "b", "9": "g", "6": "g", "2": "z",
+    "4": "a",
+    "@": "a",
+    "3": "e",
+    "€": "e",
+    "1": "i",
+    "!": "i",
+    "|": "i",
+    "0": "o",
+    "5": "s",
+    "$": "s",
+    "7": "t",
+    "+": "t",
+    "8": "b",
+    "9": "g",
+    "6": "g",
+    "2": "z",
 }
 
 #: Leet characters that are also ordinary punctuation at a word's edge ("debil!", "@user").
@@ -56,17 +131,26 @@ def fold_char(char: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-_POLISH_FOLD: Final[dict[int, str]] = {ord(c): fold_char(c) for c in "ąćęłńóśźżéèêëáàâäíìîïúùûüýÿçñšžčřěůťďň"}
+_POLISH_FOLD: Final[dict[int, str]] = {
+    ord(c): fold_char(c) for c in "ąćęłńóśźżéèêëáàâäíìîïúùûüýÿçñšžčřěůťďň"
+}
 
 
 def fold_diacritics(text: str) -> str:
-    """Fold diacritics of an already case-folded text; ASCII passes through untouched."""
+    """Fold diacritics of an already case-folded text; ASCII passes through untouched.
+
+    Cyrillic is left alone: й, ё, ї are letters of their own, not accented и, е, і, and a
+    Russian or Ukrainian comment must stay what it says ("мой" is not "мои"). Look-alikes
+    in Latin words are mapped by HOMOGLYPHS before this runs.
+    """
     if text.isascii():
         return text
     folded = text.translate(_POLISH_FOLD)
     if folded.isascii():
         return folded
-    return "".join(fold_char(c) if not c.isascii() else c for c in folded)
+    return "".join(
+        c if c.isascii() or CYRILLIC_FIRST <= c <= CYRILLIC_LAST else fold_char(c) for c in folded
+    )
 
 
 def is_invisible(char: str) -> bool:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Final, NamedTuple
 
 from moderation.text.charmaps import (
     CYRILLIC_FIRST,
@@ -33,7 +33,7 @@ from moderation.text.charmaps import (
 _RAW_TOKEN: Final = re.compile(r"\S+")
 #: A plain lower-case word with optional trailing punctuation: the common case, no work.
 _PLAIN: Final = re.compile(r"([a-ząćęłńóśźż]+)([.,!?;:]*)")
-_EDGE_PUNCT: Final = "\"'„”“«»‚‘’()[]{}<>.,;:!?…"
+_EDGE_PUNCT: Final = "\"'„”“«»‚‘’()[]{}<>.,;:!?…*_~"
 _ELONGATION: Final = re.compile(r"([^\W\d_])\1{2,}")
 _PUNCT_RUN: Final = re.compile(r"([^\w\s])\1{3,}")
 _URL: Final = re.compile(r"(?:https?://|www\.)\S+|\{url\}|\burl\b", re.IGNORECASE)
@@ -50,8 +50,7 @@ URL_TOKEN: Final = "_url_"
 USER_TOKEN: Final = "@user"
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
     """One normalised word and where its raw token sits in the original text."""
 
     begin: int
@@ -60,10 +59,18 @@ class Token:
 
 
 @dataclass(frozen=True, slots=True)
-class _RawResult:
+class RawResult:
+    """The words of one raw token and the edge punctuation to leave out of its span."""
+
     words: tuple[str, ...]
     lead: int  # characters of edge punctuation before the word inside the raw token
     trail: int  # ... and after it
+    single_letter: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # Precomputed: words() checks it for every token of every comment.
+        single = len(self.words) == 1 and len(self.words[0]) == 1 and self.words[0].isalpha()
+        object.__setattr__(self, "single_letter", single)
 
 
 class Normalizer:
@@ -74,14 +81,16 @@ class Normalizer:
     """
 
     def __init__(self, unmask_words: Iterable[str] = (), *, cache_size: int = 200_000) -> None:
-        self.unmask_words = tuple(dict.fromkeys(fold_diacritics(w.casefold()) for w in unmask_words))
+        self.unmask_words = tuple(
+            dict.fromkeys(fold_diacritics(w.casefold()) for w in unmask_words)
+        )
         self.cache_size = cache_size
         self._by_length: dict[int, tuple[str, ...]] = {}
         for word in self.unmask_words:
             self._by_length.setdefault(len(word), ())
             self._by_length[len(word)] += (word,)
         self._unmask_set = frozenset(self.unmask_words)
-        self._caches: tuple[dict[str, _RawResult], dict[str, _RawResult]] = ({}, {})
+        self._caches: tuple[dict[str, RawResult], dict[str, RawResult]] = ({}, {})
         # nltk's package import is slow (about a second): pay it when a normaliser is built.
         from nltk.tokenize.casual import TweetTokenizer
 
@@ -98,7 +107,7 @@ class Normalizer:
             raw = match.group()
             result = cache.get(raw)
             if result is None:
-                result = self._normalize_raw(raw, map_glyphs)
+                result = self.raw(raw, map_glyphs)
                 if len(cache) >= self.cache_size:
                     cache.clear()
                 cache[raw] = result
@@ -111,19 +120,43 @@ class Normalizer:
         return _join_spaced_letters(out)
 
     def words(self, text: str) -> list[str]:
-        """Just the normalised words (for training, where offsets are not needed)."""
-        return [token.word for token in self.tokens(text)]
+        """The same words as ``tokens`` without their offsets: the fast path for scoring.
+
+        Splitting on whitespace in C and looking each raw token up in the cache is what
+        makes scoring fast; offsets are worked out (by ``tokens``) only for the comments
+        that need explanation spans.
+        """
+        map_glyphs = not text.isascii() and self._latin_dominant(text)
+        cache = self._caches[map_glyphs]
+        out: list[str] = []
+        run = 0
+        for raw in text.split():
+            result = cache.get(raw)
+            if result is None:
+                result = self.raw(raw, map_glyphs)
+                if len(cache) >= self.cache_size:
+                    cache.clear()
+                cache[raw] = result
+            if result.single_letter:
+                run += 1
+                if run >= 3:  # "k u r w a": let the offset-keeping path join them
+                    return [token.word for token in self.tokens(text)]
+            elif result.words:
+                run = 0
+            out.extend(result.words)
+        return out
 
     # -- one raw token ----------------------------------------------------------------
 
-    def _normalize_raw(self, raw: str, map_glyphs: bool) -> _RawResult:
+    def raw(self, raw: str, map_glyphs: bool) -> RawResult:
+        """Normalise one raw (whitespace-free) token; ``map_glyphs`` as ``maps_glyphs(text)``."""
         plain = _PLAIN.fullmatch(raw)
         if plain is not None:
             word, punct = plain.groups()
-            words = (fold_diacritics(_collapse(word)),)
+            plain_words: tuple[str, ...] = (fold_diacritics(_collapse(word)),)
             if punct:
-                words += (_PUNCT_RUN.sub(r"\1\1\1", punct),)
-            return _RawResult(words, 0, len(punct))
+                plain_words += (_PUNCT_RUN.sub(r"\1\1\1", punct),)
+            return RawResult(plain_words, 0, len(punct))
         text = raw.translate(_INVISIBLE_TABLE)
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
@@ -146,7 +179,7 @@ class Normalizer:
         if trail:
             words.append(_PUNCT_RUN.sub(r"\1\1\1", text[len(text) - trail :]))
         lead_raw, trail_raw = _raw_edges(raw)
-        return _RawResult(tuple(w for w in words if w), lead_raw, trail_raw)
+        return RawResult(tuple(w for w in words if w), lead_raw, trail_raw)
 
     def _split_words(self, core: str) -> list[str]:
         if (
@@ -209,8 +242,9 @@ class Normalizer:
         The usual reading ("0" is "o") gave a word outside the lexicon; if a lexicon word of
         the same length differs only at the leet positions, the writer meant that word.
         """
+        free = set(positions)
         pattern = re.compile(
-            "".join(r"[^\W\d_]" if k in positions else re.escape(c) for k, c in enumerate(word))
+            "".join(r"[^\W\d_]" if k in free else re.escape(c) for k, c in enumerate(word))
         )
         for candidate in self._by_length.get(len(word), ()):
             if pattern.fullmatch(candidate):
@@ -238,14 +272,49 @@ class Normalizer:
         return re.sub(r"[\W\d_]+", "*", word)
 
     @staticmethod
+    def maps_glyphs(text: str) -> bool:
+        """Whether look-alike letters are mapped to Latin in this comment (Latin-dominant)."""
+        return not text.isascii() and Normalizer._latin_dominant(text)
+
+    def cached_raw(self, raw: str, map_glyphs: bool) -> RawResult:
+        """``raw`` through the cache."""
+        cache = self._caches[map_glyphs]
+        result = cache.get(raw)
+        if result is None:
+            result = self.raw(raw, map_glyphs)
+            if len(cache) >= self.cache_size:
+                cache.clear()
+            cache[raw] = result
+        return result
+
+    @staticmethod
     def _latin_dominant(text: str) -> bool:
         return len(_LATIN.findall(text)) >= len(_CYRILLIC.findall(text))
 
 
 _INVISIBLE_TABLE: Final = dict.fromkeys(
-    (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, 0xAD, 0x034F, 0x061C, 0x115F, 0x1160,
-     0x17B4, 0x17B5, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
-     0x3164, 0xFEFF, 0xFFA0, *range(0xFE00, 0xFE10)),
+    (
+        *range(0x00, 0x09),
+        0x0B,
+        0x0C,
+        *range(0x0E, 0x20),
+        0x7F,
+        0xAD,
+        0x034F,
+        0x061C,
+        0x115F,
+        0x1160,
+        0x17B4,
+        0x17B5,
+        0x180E,
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2070),
+        0x3164,
+        0xFEFF,
+        0xFFA0,
+        *range(0xFE00, 0xFE10),
+    ),
 )
 
 
@@ -263,7 +332,7 @@ def _collapse(word: str) -> str:
 
 
 def _mixed_script(text: str) -> bool:
-    return _LATIN.search(text) is not None and _CYRILLIC.search(text) is not None or any(
+    return (_LATIN.search(text) is not None and _CYRILLIC.search(text) is not None) or any(
         "\u0370" <= c <= "\u03ff" for c in text
     )
 
@@ -280,8 +349,9 @@ def _strip_edges(text: str) -> tuple[str, int, int]:
 def _raw_edges(raw: str) -> tuple[int, int]:
     """Edge punctuation of the raw token itself, so spans cover the word, not the comma.
 
-    Invisible and control characters at the edges are skipped too ("kurwa,\u200b" spans
-    "kurwa", not the comma); combining marks are not, they belong to the letter before them.
+    Invisible and control characters at the edges are skipped too ("kurwa," followed by a
+    zero-width space spans "kurwa", not the comma); combining marks are not, they belong to
+    the letter before them.
     """
     begin, end = 0, len(raw)
     while begin < end and _is_raw_edge(raw[begin]):

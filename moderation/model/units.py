@@ -1,0 +1,120 @@
+"""Comments to feature units, one raw whitespace-separated token at a time, cached.
+
+The hot path of scoring. ``str.split`` (in C) cuts a comment into raw tokens; each raw
+token is looked up in a cache that holds its normalised feature ids and the edge
+punctuation to leave out of its span. Offsets are worked out only for comments that get
+explanation spans. A comment whose lone letters must be joined across tokens ("k u r w a")
+takes the normaliser's offset-keeping path instead, unit per word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from moderation.model.features import TextFeaturizer, Unit
+from moderation.text.normalize import Normalizer
+
+_RAW: Final = re.compile(r"\S+")
+_NORMAL, _SINGLE, _EMPTY = 0, 1, 2
+
+#: (unit, kind, lead, trail) of one raw token
+_Entry = tuple[Unit, int, int, int]
+
+
+@dataclass(slots=True)
+class Encoded:
+    """A comment (or its windows) as feature units, with a way back to its offsets."""
+
+    units: list[Unit]
+    parts: tuple[tuple[str, int], ...]  # (text, offset of that text in the original)
+    entries: list[list[_Entry]] | None  # per part; None when units are per word (slow path)
+    normalizer: Normalizer
+
+    def offsets(self) -> list[tuple[int, int]]:
+        """(begin, end) in the original text of every unit, in order."""
+        out: list[tuple[int, int]] = []
+        for number, (text, shift) in enumerate(self.parts):
+            if self.entries is None:
+                out.extend((t.begin + shift, t.end + shift) for t in self.normalizer.tokens(text))
+                continue
+            for match, (_, kind, lead, trail) in zip(
+                _RAW.finditer(text), self.entries[number], strict=True
+            ):
+                if kind == _EMPTY:
+                    continue
+                begin, end = match.start() + lead, match.end() - trail
+                if end <= begin:  # a raw token of pure punctuation: point at all of it
+                    begin, end = match.start(), match.end()
+                out.append((begin + shift, end + shift))
+        return out
+
+
+class UnitCache:
+    """Raw token -> feature units for one language model (its vocabulary), bounded in size."""
+
+    def __init__(
+        self, normalizer: Normalizer, featurizer: TextFeaturizer, size: int = 300_000
+    ) -> None:
+        self.normalizer = normalizer
+        self.featurizer = featurizer
+        self.size = size
+        self._caches: tuple[dict[str, _Entry], dict[str, _Entry]] = ({}, {})
+
+    def encode(self, parts: Sequence[tuple[str, int]]) -> Encoded:
+        """Units of the given parts of one comment (one part, or a head and a tail window)."""
+        all_entries: list[list[_Entry]] = []
+        for text, _ in parts:
+            entries = self._entries(text)
+            if entries is None:
+                return self._per_word(parts)
+            all_entries.append(entries)
+        units = [entry[0] for entries in all_entries for entry in entries if entry[1] != _EMPTY]
+        return Encoded(units, tuple(parts), all_entries, self.normalizer)
+
+    def _entries(self, text: str) -> list[_Entry] | None:
+        mode = Normalizer.maps_glyphs(text)
+        cache = self._caches[mode]
+        raws = text.split()
+        entries = list(map(cache.get, raws))
+        singles = 0
+        for i, entry in enumerate(entries):
+            if entry is None:
+                entry = entries[i] = self._entry(raws[i], mode)
+            singles += entry[1] == _SINGLE
+        if singles >= 3 and _has_spaced_run(entries):  # type: ignore[arg-type]
+            return None
+        return entries  # type: ignore[return-value]
+
+    def _entry(self, raw: str, mode: bool) -> _Entry:
+        result = self.normalizer.cached_raw(raw, mode)
+        kind = _EMPTY if not result.words else _SINGLE if result.single_letter else _NORMAL
+        entry = (self.featurizer.unit(result.words), kind, result.lead, result.trail)
+        cache = self._caches[mode]
+        if len(cache) >= self.size:
+            cache.clear()
+        cache[raw] = entry
+        return entry
+
+    def _per_word(self, parts: Sequence[tuple[str, int]]) -> Encoded:
+        units = [
+            self.featurizer.word_unit(word)
+            for text, _ in parts
+            for word in self.normalizer.words(text)
+        ]
+        return Encoded(units, tuple(parts), None, self.normalizer)
+
+
+def _has_spaced_run(entries: Sequence[_Entry]) -> bool:
+    """Three or more single-letter tokens in a row (empty tokens do not break a run)."""
+    run = 0
+    for _, kind, _, _ in entries:
+        if kind == _SINGLE:
+            run += 1
+            if run >= 3:
+                return True
+        elif kind == _NORMAL:
+            run = 0
+    return False

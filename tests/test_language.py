@@ -1,0 +1,113 @@
+"""Language detection for comments under Polish news articles (no training, py3langid only)."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.attributes import SUPPORTED_LANGUAGES
+from moderation.text.language import LanguageDetector, LanguageGuess
+from moderation.text.normalize import strip_invisible
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    return LanguageDetector()
+
+
+POLISH = [
+    "Zgadzam się z autorem, to był bardzo dobry artykuł.",
+    "Zgadzam sie z autorem, to byl bardzo dobry artykul.",
+    "zgadzam sie z autorem",
+    "zgadzam się z autorem",
+    "kurwa mac",
+    "kurwa mać",
+    "brawo",
+    "Brawo!",
+    "nie wiem",
+    "co za bzdury",
+    "ty debilu",
+    "jestes idiota",
+    "super",
+    "zenada",
+    "masakra",
+    "to nie jest prawda",
+    "a ja mysle ze autor ma racje",
+    "kurwa co za debil to pisal",
+    "ten rzad to banda zlodziei i klamcow",
+]
+
+
+@pytest.mark.parametrize("text", POLISH)
+def test_polish(detector: LanguageDetector, text: str) -> None:
+    guess = detector.detect(text)
+    assert guess.language == "pl"
+    assert guess.supported
+    assert 0.0 <= guess.confidence <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I completely agree with the author.",
+        "This is a great article, thank you.",
+        "you are an idiot",
+        "fuck off",
+        "great job",
+    ],
+)
+def test_english(detector: LanguageDetector, text: str) -> None:
+    guess = detector.detect(text)
+    assert (guess.language, guess.supported) == ("en", True)
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Ты просто идиот, понимаешь?", "ru"),
+        ("Я полностью согласен с автором этой статьи.", "ru"),
+        ("Что ты несешь, придурок?", "ru"),
+        ("Это просто fake news, не верьте", "ru"),
+        ("Я повністю згоден з автором цієї статті.", "uk"),
+        ("Дякую за статтю, дуже цікаво.", "uk"),
+        ("Слава Україні!", "uk"),
+    ],
+)
+def test_cyrillic_is_reported_honestly_and_unsupported(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    guess = detector.detect(text)
+    assert (guess.language, guess.supported) == (language, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich bin mit dem Autor völlig einverstanden.",
+        "Das ist ein sehr guter Artikel, danke schön.",
+        "Das ist doch Unsinn, was du schreibst.",
+        "Der Artikel ist wirklich sehr gut geschrieben.",
+    ],
+)
+def test_clear_german_is_unsupported(detector: LanguageDetector, text: str) -> None:
+    guess = detector.detect(text)
+    assert (guess.language, guess.supported) == ("de", False)
+    assert guess.confidence >= 0.95
+
+
+@pytest.mark.parametrize("text", ["😀😀😀", "👍", "🤬🤬🤬 😡", "", "   ", "!!!", "123 456"])
+def test_no_letters_gives_a_supported_language(detector: LanguageDetector, text: str) -> None:
+    guess = detector.detect(text)
+    assert guess == LanguageGuess("pl", 0.0)
+    assert guess.supported
+
+
+def test_invisible_characters_do_not_change_the_language(detector: LanguageDetector) -> None:
+    text = "zgadzam\u200b sie\u2060 z au\u00adtorem\ufeff"
+    assert detector.detect(strip_invisible(text)).language == "pl"
+
+
+def test_supported_follows_the_supported_languages() -> None:
+    assert SUPPORTED_LANGUAGES == ("pl", "en")
+    assert LanguageGuess("pl", 0.5).supported
+    assert LanguageGuess("en", 0.5).supported
+    assert not LanguageGuess("ru", 0.9).supported
