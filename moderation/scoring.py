@@ -21,7 +21,7 @@ from moderation.errors import InvalidTextError, ModerationError, TextTooLongErro
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
 from moderation.model.units import Encoded, UnitCache
-from moderation.text.language import LanguageDetector, LanguageGuess
+from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
 
 _NOTHING_LEFT = "text has nothing to score once invisible and control characters are removed"
@@ -190,7 +190,7 @@ class Scorer:
             half = self.max_chars // 2
             window = {"length": len(text), "head": half, "tail": half}
             parts = ((text[:half], 0), (text[-half:], len(text) - half))
-        sample = parts[0][0]
+        sample = parts[0][0][:PREFIX_CHARS]
         guess = self.detector.detect(sample if sample.isascii() else strip_invisible(sample))
         return _Prepared(index, text, parts, guess, window)
 
@@ -213,11 +213,11 @@ class Scorer:
             return outcomes
         units = [unit for encoding in encoded for unit in encoding.units]
         lengths = np.fromiter((len(e.units) for e in encoded), dtype=np.int64, count=len(encoded))
-        documents, unit_rows = model.featurizer.transform_units(units, lengths)
+        documents, layout = model.featurizer.transform_units(units, lengths)
         probabilities = model.heads.probabilities(documents)
         spans = top_spans(
             model.heads,
-            unit_rows,
+            layout,
             lengths,
             lambda doc: encoded[doc].offsets(),
             [item.text for item in kept],

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from moderation.model.features import UnitLayout
 from moderation.model.heads import HeadStack
 
 
@@ -39,7 +39,7 @@ class Span:
 
 def top_spans(
     heads: HeadStack,
-    token_rows: sp.csr_matrix,
+    layout: UnitLayout,
     lengths: NDArray[np.int64],
     offsets_for: Callable[[int], Sequence[tuple[int, int]]],
     texts: Sequence[str],
@@ -50,7 +50,7 @@ def top_spans(
 ) -> list[dict[str, list[Span]]]:
     """Spans per document and attribute, for attributes scoring at least ``min_score``.
 
-    ``lengths`` is the number of units of each document (rows of ``token_rows`` follow them
+    ``lengths`` is the number of units of each document (rows of ``layout`` follow them
     in order); ``offsets_for(doc)`` gives the (begin, end) of each unit in the original text,
     and is only called for documents that get a span, since offsets cost more than units.
     """
@@ -62,7 +62,7 @@ def top_spans(
     offset_cache: dict[int, Sequence[tuple[int, int]]] = {}
     token_doc = np.repeat(np.arange(n_docs), lengths)
     first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    contributions = np.asarray(token_rows @ heads.weights)
+    contributions = np.asarray(layout.rows(needed.any(axis=1)) @ heads.weights)
     for column, attribute in enumerate(heads.attributes):
         if not needed[:, column].any():
             continue

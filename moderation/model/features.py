@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
@@ -150,18 +151,15 @@ class TextFeaturizer:
         """TF-IDF matrix (n_docs x n_features), word block first, then characters."""
         units = [self.word_unit(word) for words in docs for word in words]
         lengths = np.fromiter((len(words) for words in docs), dtype=np.int64, count=len(docs))
-        return self.transform_units(units, lengths, with_units=False)[0]
+        return self.transform_units(units, lengths)[0]
 
     def transform_units(
-        self, units: Sequence[Unit], lengths: NDArray[np.int64], *, with_units: bool = True
-    ) -> tuple[sp.csr_matrix, sp.csr_matrix | None]:
+        self, units: Sequence[Unit], lengths: NDArray[np.int64]
+    ) -> tuple[sp.csr_matrix, UnitLayout]:
         """Document matrix from the units of every document, in order (``lengths`` per doc).
 
-        With ``with_units`` also one row per unit holding that unit's share of its document's
-        row: its unigrams and character n-grams weighted exactly as in the document (IDF and
-        the document's normalisation), so head weights times a unit row is the unit's
-        contribution to the decision, the basis of explanation spans. (Repeated n-grams count
-        linearly there, not sublinearly.)
+        Also returns the layout from which ``UnitLayout.rows`` builds one row per unit:
+        that unit's share of its document's row (explanation spans), only when asked for.
         """
         n_docs = len(lengths)
         n_units = len(units)
@@ -180,20 +178,10 @@ class TextFeaturizer:
         word_scale = _tfidf(words_matrix, self.word_idf_, 1.0)
         char_scale = _tfidf(chars_matrix, self.char_idf_, self.char_weight)
         documents = sp.hstack([words_matrix, chars_matrix], format="csr", dtype=np.float32)
-        if not with_units:
-            return documents, None
-        known = unigrams >= 0
-        unit_of_word = np.repeat(np.arange(n_units), unigram_sizes)
-        rows = np.concatenate([unit_of_word[known], np.repeat(np.arange(n_units), char_sizes)])
-        cols = np.concatenate([unigrams[known], chars + self.n_word_features_])
-        values = np.concatenate(
-            [
-                self.word_idf_[unigrams[known]] * word_scale[word_doc[known]],
-                self.char_idf_[chars] * char_scale[char_doc],
-            ]
-        ).astype(np.float32)
-        unit_rows = sp.csr_matrix((values, (rows, cols)), shape=(n_units, self.n_features_))
-        return documents, unit_rows
+        layout = UnitLayout(
+            self, unit_doc, unigrams, chars, unigram_sizes, char_sizes, word_scale, char_scale
+        )
+        return documents, layout
 
     def feature_names(self) -> list[str]:
         """Feature names in column order (for inspection and tests)."""
@@ -225,6 +213,44 @@ class TextFeaturizer:
         state = dict(self.__dict__)
         state["_cache"] = {}  # rebuilt lazily; keeps the bundle small
         return state
+
+
+@dataclass(frozen=True)
+class UnitLayout:
+    """Where each unit's features sit in a batch, to build per-unit rows on demand."""
+
+    featurizer: TextFeaturizer
+    unit_doc: NDArray[np.int64]
+    unigrams: NDArray[np.int64]
+    chars: NDArray[np.int64]
+    unigram_sizes: NDArray[np.int64]
+    char_sizes: NDArray[np.int64]
+    word_scale: NDArray[np.float32]
+    char_scale: NDArray[np.float32]
+
+    def rows(self, documents: NDArray[np.bool_]) -> sp.csr_matrix:
+        """One row per unit with its unigrams and character n-grams weighted exactly as in
+        its document (IDF and the document's normalisation), so head weights times a unit
+        row is that unit's contribution to the decision. Units of documents not selected
+        get empty rows. (Repeated n-grams count linearly here, not sublinearly.)
+        """
+        f = self.featurizer
+        n_units = self.unit_doc.size
+        unit_ids = np.arange(n_units)
+        selected = documents[self.unit_doc]
+        word_unit = np.repeat(unit_ids, self.unigram_sizes)
+        word_keep = (self.unigrams >= 0) & selected[word_unit]
+        char_unit = np.repeat(unit_ids, self.char_sizes)
+        char_keep = selected[char_unit]
+        chars = self.chars[char_keep]
+        unigrams = self.unigrams[word_keep]
+        rows = np.concatenate([word_unit[word_keep], char_unit[char_keep]])
+        cols = np.concatenate([unigrams, chars + f.n_word_features_])
+        values = np.concatenate([
+            f.word_idf_[unigrams] * self.word_scale[self.unit_doc[word_unit[word_keep]]],
+            f.char_idf_[chars] * self.char_scale[self.unit_doc[char_unit[char_keep]]],
+        ]).astype(np.float32)
+        return sp.csr_matrix((values, (rows, cols)), shape=(n_units, f.n_features_))
 
 
 def _keep(df: dict[Any, int], min_df: int, limit: int) -> list[Any]:

@@ -167,15 +167,18 @@ class LanguageDetector:
     def detect(self, text: str) -> LanguageGuess:
         """Guess the language of one comment (already stripped of invisible characters)."""
         sample = text[:PREFIX_CHARS]
-        cyrillic = len(_CYRILLIC.findall(sample))
-        latin = len(_LATIN.findall(sample))
-        if cyrillic == 0 and latin == 0:
-            # Emoji, numbers, punctuation only: nothing to tell; the Polish model scores it.
-            return LanguageGuess("pl", 0.0)
+        cyrillic = 0 if sample.isascii() or _CYRILLIC.search(sample) is None else -1
         if cyrillic == 0:
+            if _LATIN.search(sample) is None:
+                # Emoji, numbers, punctuation only: nothing to tell; the Polish model scores it.
+                return LanguageGuess("pl", 0.0)
             fast = _fast_guess(sample)
             if fast is not None:
                 return fast
+            latin = 1
+        else:
+            cyrillic = len(_CYRILLIC.findall(sample))
+            latin = len(_LATIN.findall(sample))
         ranking = self._model().rank(sample.lower())
         if cyrillic > latin:
             for language, probability in ranking:
@@ -197,16 +200,16 @@ class LanguageDetector:
 def _fast_guess(sample: str) -> LanguageGuess | None:
     """Decide clear Polish or English without running py3langid (a third of scoring time).
 
-    Polish-only letters (ł ś ź ż ć ń) or at least two Polish-only function words (chosen not
-    to be words of Czech, Slovak, German or Dutch too) and no
+    Polish-only letters (ł ś ź ż ć ń) or at least two different Polish-only function words
+    (chosen not to be words of Czech, Slovak, German or Dutch too) and no
     English ones mean Polish, and the reverse means English; anything less clear goes to
     py3langid. The confidence reported for these is 1.0 by construction, not a model output.
     """
     if _POLISH_LETTERS.search(sample) is not None:
         return LanguageGuess("pl", 1.0)
     words = sample.lower().split()
-    polish = sum(word in _POLISH_WORDS for word in words)
-    english = sum(word in _ENGLISH_WORDS for word in words)
+    polish = len(_POLISH_WORDS.intersection(words))
+    english = len(_ENGLISH_WORDS.intersection(words))
     if polish >= _FAST_MIN_HITS and english == 0:
         return LanguageGuess("pl", 1.0)
     if english >= _FAST_MIN_HITS and polish == 0:
