@@ -140,10 +140,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"bench/speed.py: error: {exc}", file=sys.stderr)
         return 1
     calls = min(args.calls, len(texts))
-    print(f"pinned to core(s) {sorted(os.sched_getaffinity(0))}; "
-          f"OMP/OPENBLAS threads {os.environ['OMP_NUM_THREADS']}; numpy {np.__version__}")
-    print(f"{len(texts):,} BAN-PL comments (first in file order), mean "
-          f"{statistics.fmean(len(t) for t in texts):.0f} characters; latency over {calls:,} calls")
+    print(
+        f"pinned to core(s) {sorted(os.sched_getaffinity(0))}; "
+        f"OMP/OPENBLAS threads {os.environ['OMP_NUM_THREADS']}; numpy {np.__version__}"
+    )
+    print(
+        f"{len(texts):,} BAN-PL comments (first in file order), mean "
+        f"{statistics.fmean(len(t) for t in texts):.0f} characters; latency over {calls:,} calls"
+    )
     try:
         ours = measure_moderation(model, texts, calls)
     except ModerationError as exc:
@@ -165,10 +169,19 @@ def run(args: argparse.Namespace) -> int:
     print(table(headers, rows))
     if theirs is None and not args.no_baseline:
         print("\n(alt-profanity-check not installed: pip install alt-profanity-check to compare)")
-    print("\ncold = first pass after loading (empty caches; py3langid's model read on first use);"
-          " warm = second pass over the same comments. RSS is the whole process.")
-    write_json(args.json, {
-        "model": str(model), "comments": len(texts), "calls": calls,
-        "core": sorted(os.sched_getaffinity(0)), "moderation": ours, "alt_profanity_check": theirs,
-    })
+    print(
+        "\ncold = first pass after loading (empty caches; py3langid's model read on first use);"
+        " warm = second pass over the same comments. RSS is the whole process."
+    )
+    write_json(
+        args.json,
+        {
+            "model": str(model),
+            "comments": len(texts),
+            "calls": calls,
+            "core": sorted(os.sched_getaffinity(0)),
+            "moderation": ours,
+            "alt_profanity_check": theirs,
+        },
+    )
     return 0

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from _common import add_common_arguments, table, write_json
+from _common import add_common_arguments, write_json
 
-from moderation.benchmark import OWN_DIR, TRICKS, evasion_report, load_corpora
+from moderation.benchmark import OWN_DIR, TRICKS, evasion_report, format_evasion, load_corpora
 from moderation.errors import ModerationError
 from moderation.scoring import Scorer
 from moderation.training import read_own_corpus
@@ -38,26 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=0, help="obfuscation seed (default: %(default)s)"
     )
     parser.add_argument(
-        "--trick", action="append", choices=TRICKS, metavar="NAME",
+        "--trick",
+        action="append",
+        choices=TRICKS,
+        metavar="NAME",
         help="only this trick (repeatable; default: all)",
     )
     return parser
-
-
-def print_report(title: str, report: dict[str, Any]) -> None:
-    original = report["original"]
-    print(f"\n== {title}: {report['n']:,} toxic comments ==")
-    rows: list[list[object]] = [
-        ["(original)", 0.0, original["recall"], 1.0, original["unsupported"]]
-    ]
-    rows += [
-        [trick, r["changed"], r["recall"], r["ratio"], r["unsupported"]]
-        for trick, r in report["tricks"].items()
-    ]
-    print(table(["trick", "changed", "recall", "ratio", "unsupported"], rows))
-    if report["worst"] is not None:
-        kept = report["worst_ratio"]
-        print(f"worst trick: {report['worst']} (keeps {kept:.1%} of the original recall)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,8 +56,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench/evasion.py: error: {exc}", file=sys.stderr)
         return 1
     print(f"model {scorer.model_version} ({args.model}); seed {args.seed}")
-    print("changed = share of texts the trick altered; unsupported = share no longer taken "
-          "for pl/en")
+    print(
+        "changed = share of texts the trick altered; unsupported = share no longer taken for pl/en"
+    )
     sets: dict[str, list[str]] = {}
     corpora, notes = load_corpora(Path(args.corpora), ["ban_pl"])
     if "ban_pl" in corpora:
@@ -82,13 +70,15 @@ def main(argv: list[str] | None = None) -> int:
     own = read_own_corpus(OWN_DIR)
     for language in sorted({r.language for r in own}):
         sets[f"own corpus test bucket ({language})"] = [
-            r.text for r in own
+            r.text
+            for r in own
             if r.split == "test" and r.language == language and r.labels.get("toxicity") == 1
         ]
     report: dict[str, Any] = {"model": str(args.model), "model_version": scorer.model_version}
     for title, texts in sets.items():
         report[title] = evasion_report(scorer, texts, tricks, seed=args.seed)
-        print_report(title, report[title])
+        print()
+        print(format_evasion(report[title], title))
     write_json(args.json, report)
     return 0
 

@@ -21,7 +21,10 @@ import sys
 
 #: Thread-pool variables read once, when numpy/scipy load their BLAS: they must be set before.
 _THREAD_VARIABLES = (
-    "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
     "NUMEXPR_NUM_THREADS",
 )
 
@@ -37,11 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--model", metavar="DIR", default=None,
+        "--model",
+        metavar="DIR",
+        default=None,
         help="bundle directory (default: MODERATION_MODEL_DIR, else models/ in the repository)",
     )
     parser.add_argument(
-        "--corpora", metavar="DIR", default=None,
+        "--corpora",
+        metavar="DIR",
+        default=None,
         help="root of the external corpora (default: MODERATION_CORPORA, else ../shared/datasets)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
@@ -52,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--comments", type=int, default=10_000, help="how many comments (default: %(default)s)"
     )
     parser.add_argument(
-        "--calls", type=int, default=2_000,
+        "--calls",
+        type=int,
+        default=2_000,
         help="one-comment calls for the latency figures (default: %(default)s)",
     )
     parser.add_argument(

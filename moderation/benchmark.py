@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from moderation import config
 from moderation.corpora.base import LabelledText, Split
@@ -48,6 +49,14 @@ __all__ = [
     "TRICKS",
     "cross_validate",
     "evasion_report",
+    "evasion_texts",
+    "format_cross_validation",
+    "format_evasion",
+    "format_heldout",
+    "format_identity",
+    "format_report",
+    "format_table",
+    "format_value",
     "heldout_report",
     "identity_report",
     "json_safe",
@@ -548,7 +557,15 @@ def cross_validate(
     comments", which is also what a deployed bundle is. Weak lexicon ``obscene`` labels are not
     added: they only affect the ``obscene`` head, not the toxicity figures reported here.
 
-    ``std`` is the sample standard deviation (ddof=1) over folds.
+    The recipe is ``training_config`` (default: the current ``TrainingConfig()``), with one
+    change: if it limits which corpora train the toxicity head (``toxicity_sources``), the corpus
+    under test is added to that list, or the "CV" would measure transfer from the other corpora.
+
+    Two thresholds per fold, both chosen on the fold's dev slice only: ``threshold`` is the model's
+    own (tuned on the pooled dev data, as a bundle flags), and ``f1_threshold`` /
+    ``macro_f1_threshold`` are tuned on this corpus's part of the dev slice for each task metric
+    (``f1_tuned``, ``macro_f1_tuned``): the protocol of a shared-task submission, and the figures
+    to compare with published ones. ``std`` is the sample standard deviation (ddof=1) over folds.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -567,10 +584,10 @@ def cross_validate(
         dataclasses.replace(r, split="dev" if r.split == "dev" else "train") for r in own_records
     ]
     unmask = list(unmask_words) if unmask_words is not None else read_word_list(PROFANITY_FILE)
-    settings = training_config if training_config is not None else TrainingConfig()
+    names = sorted({r.source for r in corpus})
+    settings = _with_toxicity_sources(training_config or TrainingConfig(), language, names)
     labels = np.asarray([r.labels["toxicity"] for r in corpus])
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    names = sorted({r.source for r in corpus})
     started = time.perf_counter()
     per_fold: list[dict[str, float]] = []
     for fold, (train_index, test_index) in enumerate(splitter.split(np.zeros(len(corpus)), labels)):
@@ -593,6 +610,8 @@ def cross_validate(
         p = np.concatenate([e.y_prob for e in held_out])
         threshold = run.model.thresholds["toxicity"]
         metrics = binary_metrics(y, p, threshold)
+        tuned = _corpus_dev_thresholds(run.corpus_thresholds, names)
+        f1_threshold, macro_threshold = tuned.get("f1", math.nan), tuned.get("macro_f1", math.nan)
         per_fold.append(
             {
                 "fold": float(fold + 1),
@@ -604,11 +623,29 @@ def cross_validate(
                 "precision": metrics["precision"],
                 "recall": metrics["recall"],
                 "roc_auc": metrics["roc_auc"],
+                "f1_threshold": f1_threshold,
+                "f1_tuned": _metric_at(y, p, f1_threshold, "f1"),
+                "macro_f1_threshold": macro_threshold,
+                "macro_f1_tuned": _metric_at(y, p, macro_threshold, "macro_f1"),
                 "seconds": time.perf_counter() - fold_started,
             }
         )
-        say(f"fold {fold + 1}/{folds}: F1 {metrics['f1']:.3f}, macro-F1 {metrics['macro_f1']:.3f}")
-    summary_keys = ("f1", "macro_f1", "precision", "recall", "roc_auc", "threshold")
+        say(
+            f"fold {fold + 1}/{folds}: F1 {per_fold[-1]['f1_tuned']:.3f}, "
+            f"macro-F1 {per_fold[-1]['macro_f1_tuned']:.3f} (corpus-dev thresholds)"
+        )
+    summary_keys = (
+        "f1",
+        "macro_f1",
+        "precision",
+        "recall",
+        "roc_auc",
+        "threshold",
+        "f1_tuned",
+        "macro_f1_tuned",
+        "f1_threshold",
+        "macro_f1_threshold",
+    )
     return {
         "corpus": ",".join(names),
         "language": language,
@@ -617,8 +654,261 @@ def cross_validate(
         "records": len(corpus),
         "positives": int(labels.sum()),
         "own_records": len(own_split),
+        "training_config": repr(settings),
         "per_fold": per_fold,
         "mean": {k: float(np.mean([f[k] for f in per_fold])) for k in summary_keys},
         "std": {k: float(np.std([f[k] for f in per_fold], ddof=1)) for k in summary_keys},
         "seconds": time.perf_counter() - started,
     }
+
+
+def _with_toxicity_sources(
+    settings: TrainingConfig, language: str, names: Sequence[str]
+) -> TrainingConfig:
+    """``settings`` whose toxicity head of ``language`` also trains on the corpora ``names``."""
+    chosen = settings.toxicity_sources
+    if chosen is None or language not in chosen or set(names) <= chosen[language]:
+        return settings
+    widened = {**chosen, language: chosen[language] | frozenset(names)}
+    return dataclasses.replace(settings, toxicity_sources=widened)
+
+
+def _corpus_dev_thresholds(
+    corpus_thresholds: Mapping[str, Mapping[str, float]], names: Sequence[str]
+) -> dict[str, float]:
+    """The per-metric thresholds tuned on the corpus's dev slice (one corpus: its own)."""
+    found = [corpus_thresholds[name] for name in names if name in corpus_thresholds]
+    return dict(found[0]) if len(found) == 1 else {}
+
+
+def _metric_at(y: npt.ArrayLike, p: npt.ArrayLike, threshold: float, metric: str) -> float:
+    """``metric`` of :func:`binary_metrics` at ``threshold``; ``nan`` when there is none."""
+    if math.isnan(threshold):
+        return math.nan
+    return binary_metrics(y, p, threshold)[metric]
+
+
+# --------------------------------------------------------------------------------------------
+# Texts and tables
+# --------------------------------------------------------------------------------------------
+
+
+def evasion_texts(root: Path | None, *, own_dir: Path = OWN_DIR) -> list[str]:
+    """Toxic comments to disguise: BAN-PL's test bucket, else the own corpus's test bucket.
+
+    BAN-PL's toxic test comments are real moderated posts (about 1,200) that no training run
+    saw; without the corpora the own corpus's toxic test comments (both languages, about 110)
+    keep the report working, with wider error bars. ``bench/evasion.py`` reports both.
+    """
+    if root is not None:
+        corpora, _ = load_corpora(root, ["ban_pl"])
+        texts = [
+            r.text
+            for r in corpora.get("ban_pl", [])
+            if r.split == "test" and r.labels.get("toxicity") == 1
+        ]
+        if texts:
+            return texts
+    return [
+        r.text
+        for r in read_own_corpus(own_dir)
+        if r.split == "test" and r.labels.get("toxicity") == 1
+    ]
+
+
+#: A formatted cell that reads as a number (right-aligned); n/a and blanks do not break a column.
+_NUMBER: Final = re.compile(r"[-+]?[\d,]*\.?\d+(?:s|%| ± [\d.]+)?|n/a|")
+
+
+def format_value(value: object, digits: int = 3) -> str:
+    """A table cell: floats with ``digits`` decimals and thousands separators, ``n/a`` for nan."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "n/a"
+        if value.is_integer() and abs(value) >= 1000:
+            return f"{int(value):,}"
+        return f"{value:,.{digits}f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """A plain-text table: numeric columns right-aligned, text columns left-aligned."""
+    cells = [[format_value(c) for c in row] for row in rows]
+    numeric = [
+        bool(cells) and all(_NUMBER.fullmatch(row[i]) for row in cells) for i in range(len(headers))
+    ]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=True)
+        ).rstrip()
+
+    return "\n".join([line(headers), "  ".join("-" * w for w in widths), *map(line, cells)])
+
+
+def format_heldout(report: Mapping[str, Any]) -> str:
+    """The held-out table of :func:`heldout_report`, with the skipped corpora below it."""
+    thresholds = ", ".join(f"{k} {v:.4f}" for k, v in report["thresholds"].items())
+    rows = [
+        [
+            r["corpus"],
+            r["language"],
+            int(r["n"]),
+            int(r["positives"]),
+            r["precision"],
+            r["recall"],
+            r["f1"],
+            r["macro_f1"],
+            r["roc_auc"],
+            r["in_training"],
+            r["note"],
+        ]
+        for r in report["rows"]
+    ]
+    headers = [
+        "corpus",
+        "lang",
+        "n",
+        "pos",
+        "precision",
+        "recall",
+        "F1",
+        "macro-F1",
+        "ROC AUC",
+        "trained on",
+        "note",
+    ]
+    lines = [
+        f"== Held-out test splits (model {report['model_version']}) ==",
+        f"toxicity thresholds: {thresholds}",
+        format_table(headers, rows),
+    ]
+    lines += [f"  {name}: {note}" for name, note in report["notes"].items()]
+    return "\n".join(lines)
+
+
+def format_identity(report: Mapping[str, Any]) -> str:
+    """The per-group false-positive table of :func:`identity_report`."""
+
+    def cells(s: Mapping[str, float]) -> list[object]:
+        return [int(s["n"]), int(s["flagged"]), s["fpr"], s["mean_score"], s["language_mismatch"]]
+
+    rows: list[list[object]] = [[g["lang"], g["group"], *cells(g)] for g in report["groups"]]
+    rows += [[lang, "(all)", *cells(s)] for lang, s in report["languages"].items()]
+    rows.append(["all", "(all)", *cells(report["overall"])])
+    lines = [
+        f"== Identity terms: false-positive rate on {report['n']:,} civil sentences ==",
+        format_table(["lang", "group", "n", "flagged", "FPR", "mean score", "lang mismatch"], rows),
+    ]
+    if report["worst_terms"]:
+        terms = ", ".join(
+            f"{t['term']} ({t['lang']}, {int(t['flagged'])}/{int(t['n'])})"
+            for t in report["worst_terms"]
+        )
+        lines.append(f"most often flagged terms: {terms}")
+    return "\n".join(lines)
+
+
+def format_evasion(report: Mapping[str, Any], title: str = "Evasion") -> str:
+    """Recall and ratio per trick of :func:`evasion_report`, and the worst trick."""
+    original = report["original"]
+    rows: list[list[object]] = [
+        ["(original)", 0.0, original["recall"], 1.0, original["unsupported"]]
+    ]
+    rows += [
+        [trick, r["changed"], r["recall"], r["ratio"], r["unsupported"]]
+        for trick, r in report["tricks"].items()
+    ]
+    lines = [
+        f"== {title}: {report['n']:,} toxic comments ==",
+        format_table(["trick", "changed", "recall", "ratio", "unsupported"], rows),
+    ]
+    if report["worst"] is not None:
+        lines.append(
+            f"worst trick: {report['worst']} "
+            f"(keeps {report['worst_ratio']:.1%} of the original recall)"
+        )
+    return "\n".join(lines)
+
+
+def format_cross_validation(result: Mapping[str, Any]) -> str:
+    """Per-fold and mean/std rows of :func:`cross_validate`."""
+
+    def cells(f: Mapping[str, Any]) -> list[object]:
+        return [
+            f["threshold"],
+            f["precision"],
+            f["recall"],
+            f["f1"],
+            f["macro_f1"],
+            f["roc_auc"],
+            f["f1_threshold"],
+            f["f1_tuned"],
+            f["macro_f1_threshold"],
+            f["macro_f1_tuned"],
+        ]
+
+    rows: list[list[object]] = [
+        [int(f["fold"]), int(f["n"]), int(f["positives"]), *cells(f), f"{f['seconds']:.0f}s"]
+        for f in result["per_fold"]
+    ]
+    rows.append(["mean", "", "", *cells(result["mean"]), f"{result['seconds']:.0f}s"])
+    rows.append(["std", "", "", *cells(result["std"]), ""])
+    headers = [
+        "fold",
+        "n",
+        "pos",
+        "thr",
+        "precision",
+        "recall",
+        "F1",
+        "macro-F1",
+        "ROC AUC",
+        "thr F1*",
+        "F1*",
+        "thr mF1*",
+        "macro-F1*",
+        "time",
+    ]
+    return "\n".join(
+        [
+            f"{result['corpus']} ({result['language']}): {result['records']:,} records, "
+            f"{result['positives']:,} toxic, + {result['own_records']:,} own {result['language']} "
+            "comments in every training fold",
+            format_table(headers, rows),
+        ]
+    )
+
+
+def format_report(figures: Mapping[str, Any]) -> str:
+    """Every section present in ``figures`` as text tables (what ``moderation evaluate`` prints).
+
+    Known keys: ``heldout``, ``identity_terms`` (or ``identity``), ``evasion`` (one
+    :func:`evasion_report` or a mapping of title -> report) and ``cross_validation`` (corpus ->
+    :func:`cross_validate` result). Other keys are ignored, so callers can add metadata freely.
+    """
+    sections: list[str] = []
+    if "model_version" in figures:
+        sections.append(f"model {figures['model_version']}")
+    if "heldout" in figures:
+        sections.append(format_heldout(figures["heldout"]))
+    identity = figures.get("identity_terms", figures.get("identity"))
+    if identity is not None:
+        sections.append(format_identity(identity))
+    evasion = figures.get("evasion")
+    if evasion is not None:
+        if "tricks" in evasion:
+            sections.append(format_evasion(evasion))
+        else:
+            sections += [format_evasion(r, f"Evasion, {title}") for title, r in evasion.items()]
+    for result in figures.get("cross_validation", {}).values():
+        sections.append(format_cross_validation(result))
+    return "\n\n".join(sections) + "\n"

@@ -122,7 +122,9 @@ def _evaluate(scorer: Any, corpora: Path, as_json: bool, out: TextIO) -> None:
         "evasion": evasion_report(scorer, evasion_texts(corpora)),
     }
     if as_json:
-        out.write(json.dumps(figures, indent=2, ensure_ascii=False, default=str) + "\n")
+        from moderation.benchmark import json_safe
+
+        out.write(json.dumps(json_safe(figures), indent=2, ensure_ascii=False) + "\n")
         return
     from moderation.benchmark import format_report
 

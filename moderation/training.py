@@ -116,6 +116,25 @@ def read_word_list(path: Path) -> list[str]:
     ]
 
 
+#: How many of the most frequent training words a masked or spaced-out word may stand for.
+VOCABULARY_SIZE = 40_000
+
+
+def frequent_words(records: Sequence[LabelledText], normalizer: Normalizer) -> list[str]:
+    """The most frequent words of the training split, most frequent first.
+
+    They let the normaliser undo masks and spacing on ordinary words too ("b*dż*t",
+    "s t ą d"), not only on the profanity lists.
+    """
+    from collections import Counter
+
+    counts: Counter[str] = Counter()
+    for record in records:
+        if record.split == "train":
+            counts.update(w for w in normalizer.words(record.text) if w.isalpha())
+    return [word for word, n in counts.most_common(VOCABULARY_SIZE) if n >= 2]
+
+
 def fingerprint(records: Iterable[LabelledText]) -> str:
     """SHA-256 over texts and labels: which data a model saw, independent of file layout."""
     digest = hashlib.sha256()
@@ -347,6 +366,7 @@ def train(
         lexicon = frozenset().union(
             *(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ()))
         )
+        unmask = [*unmask, *frequent_words(subset, Normalizer(unmask))]
         if lexicon:
             subset = add_weak_obscene(subset, Normalizer(unmask), lexicon)
         runs[language] = train_language(language, subset, unmask, config, progress)

@@ -19,6 +19,9 @@ from moderation.benchmark import (
     TRICKS,
     cross_validate,
     evasion_report,
+    evasion_texts,
+    format_report,
+    format_table,
     heldout_report,
     identity_report,
     json_safe,
@@ -32,7 +35,15 @@ OWN_DIR = REPO / "training_data" / "toxicity"
 
 #: Every one has a letter each substitution trick can replace (a/e/i/o/s and a Cyrillic twin).
 LONG_WORDS = (
-    "idiota", "Debilu", "SPIERDALAJ", "żałosny", "śmieciu", "kretyn", "moron", "stupid", "Wynocha",
+    "idiota",
+    "Debilu",
+    "SPIERDALAJ",
+    "żałosny",
+    "śmieciu",
+    "kretyn",
+    "moron",
+    "stupid",
+    "Wynocha",
 )
 SHORT_WORDS = ("ty", "ci", "tak", "ale", "you", "a", "Ty")
 
@@ -179,3 +190,35 @@ def test_json_safe_turns_nan_into_null() -> None:
 def test_cross_validate_rejects_bad_folds() -> None:
     with pytest.raises(ValueError, match="folds"):
         cross_validate([], "pl", folds=1)
+
+
+def test_evasion_texts_fall_back_to_the_own_test_bucket(tmp_path: Path) -> None:
+    texts = evasion_texts(None)
+    expected = [
+        r.text for r in read_own_corpus(OWN_DIR) if r.split == "test" and r.labels["toxicity"] == 1
+    ]
+    assert texts == expected and texts
+    assert evasion_texts(tmp_path) == expected  # a root without BAN-PL
+
+
+def test_format_report_prints_every_section(own_scorer: Scorer) -> None:
+    texts = evasion_texts(None)[:10]
+    figures = {
+        "model_version": own_scorer.model_version,
+        "heldout": heldout_report(own_scorer, None),
+        "identity_terms": identity_report(own_scorer, IDENTITY_FILE),
+        "evasion": evasion_report(own_scorer, texts, ("leet", "masked")),
+    }
+    text = format_report(figures)
+    for needle in (
+        "Held-out test splits",
+        "Identity terms",
+        "sexual_orientation_gender",
+        "worst trick",
+        "masked",
+        "own",
+        own_scorer.model_version,
+    ):
+        assert needle in text, needle
+    lines = format_table(["a", "n"], [["x", 1.5], ["yy", math.nan]]).splitlines()
+    assert lines == ["a       n", "--  -----", "x   1.500", "yy    n/a"]

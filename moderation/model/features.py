@@ -246,10 +246,12 @@ class UnitLayout:
         unigrams = self.unigrams[word_keep]
         rows = np.concatenate([word_unit[word_keep], char_unit[char_keep]])
         cols = np.concatenate([unigrams, chars + f.n_word_features_])
-        values = np.concatenate([
-            f.word_idf_[unigrams] * self.word_scale[self.unit_doc[word_unit[word_keep]]],
-            f.char_idf_[chars] * self.char_scale[self.unit_doc[char_unit[char_keep]]],
-        ]).astype(np.float32)
+        values = np.concatenate(
+            [
+                f.word_idf_[unigrams] * self.word_scale[self.unit_doc[word_unit[word_keep]]],
+                f.char_idf_[chars] * self.char_scale[self.unit_doc[char_unit[char_keep]]],
+            ]
+        ).astype(np.float32)
         return sp.csr_matrix((values, (rows, cols)), shape=(n_units, f.n_features_))
 
 

@@ -31,7 +31,9 @@ class Calibrator:
     def __call__(self, decision: NDArray[np.floating]) -> NDArray[np.float64]:
         if self.method == "isotonic":
             return np.asarray(np.interp(decision, self.xs, self.ys), dtype=np.float64)
-        return np.asarray(1.0 / (1.0 + np.exp(-(self.slope * decision + self.offset))), dtype=np.float64)
+        from scipy.special import expit  # no overflow warning for large decisions
+
+        return np.asarray(expit(self.slope * decision + self.offset), dtype=np.float64)
 
 
 def fit_calibrator(

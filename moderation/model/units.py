@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Final
 
 from moderation.model.features import TextFeaturizer, Unit
@@ -19,6 +20,8 @@ from moderation.text.normalize import Normalizer
 
 _RAW: Final = re.compile(r"\S+")
 _NORMAL, _SINGLE, _EMPTY = 0, 1, 2
+_UNIT: Final = itemgetter(0)
+_KIND: Final = itemgetter(1)
 
 #: (unit, kind, lead, trail) of one raw token
 _Entry = tuple[Unit, int, int, int]
@@ -56,7 +59,7 @@ class UnitCache:
     """Raw token -> feature units for one language model (its vocabulary), bounded in size."""
 
     def __init__(
-        self, normalizer: Normalizer, featurizer: TextFeaturizer, size: int = 300_000
+        self, normalizer: Normalizer, featurizer: TextFeaturizer, size: int = 100_000
     ) -> None:
         self.normalizer = normalizer
         self.featurizer = featurizer
@@ -71,22 +74,28 @@ class UnitCache:
             if entries is None:
                 return self._per_word(parts)
             all_entries.append(entries)
-        units = [entry[0] for entries in all_entries for entry in entries if entry[1] != _EMPTY]
+        units: list[Unit] = []
+        for entries in all_entries:
+            kinds = list(map(_KIND, entries))
+            if _EMPTY in kinds:
+                units.extend(entry[0] for entry in entries if entry[1] != _EMPTY)
+            else:
+                units.extend(map(_UNIT, entries))
         return Encoded(units, tuple(parts), all_entries, self.normalizer)
 
     def _entries(self, text: str) -> list[_Entry] | None:
         mode = Normalizer.maps_glyphs(text)
         cache = self._caches[mode]
         raws = text.split()
-        entries = list(map(cache.get, raws))
-        singles = 0
-        for i, entry in enumerate(entries):
-            if entry is None:
-                entry = entries[i] = self._entry(raws[i], mode)
-            singles += entry[1] == _SINGLE
-        if singles >= 3 and _has_spaced_run(entries):  # type: ignore[arg-type]
+        found = list(map(cache.get, raws))
+        if None in found:  # C-level scan; the loop below runs only for new tokens
+            for i, entry in enumerate(found):
+                if entry is None:
+                    found[i] = self._entry(raws[i], mode)
+        entries: list[_Entry] = found  # type: ignore[assignment]
+        if list(map(_KIND, entries)).count(_SINGLE) >= 3 and _has_spaced_run(entries):
             return None
-        return entries  # type: ignore[return-value]
+        return entries
 
     def _entry(self, raw: str, mode: bool) -> _Entry:
         result = self.normalizer.cached_raw(raw, mode)

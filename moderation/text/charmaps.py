@@ -116,7 +116,7 @@ LEET_ONLY_INSIDE: Final[frozenset[str]] = frozenset("!@|+$€")
 MASK_CHARS: Final[frozenset[str]] = frozenset("*#%&^?_~")
 
 #: Separators placed between the letters of a word (k.u.r.w.a, ch-u-j, k_u_r_w_a).
-SEPARATORS: Final[frozenset[str]] = frozenset(".-_*·•,|/+~:'")
+SEPARATORS: Final[frozenset[str]] = frozenset(".-_·•,|/+:'")
 
 #: Polish (and a few other Latin) diacritics folded away for the model's features, so
 #: "zalosny" and "żałosny" give the same features. NFKD alone misses "ł".

@@ -12,6 +12,7 @@ explanation spans point at.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -80,16 +81,24 @@ class Normalizer:
     likely first: the built-in profanity list and, when a model is loaded, its vocabulary.
     """
 
-    def __init__(self, unmask_words: Iterable[str] = (), *, cache_size: int = 200_000) -> None:
+    def __init__(self, unmask_words: Iterable[str] = (), *, cache_size: int = 100_000) -> None:
         self.unmask_words = tuple(
             dict.fromkeys(fold_diacritics(w.casefold()) for w in unmask_words)
         )
         self.cache_size = cache_size
-        self._by_length: dict[int, tuple[str, ...]] = {}
+        # Candidates for a masked word by (length, first letter), most likely first.
+        self._by_shape: dict[tuple[int, str], list[str]] = {}
         for word in self.unmask_words:
-            self._by_length.setdefault(len(word), ())
-            self._by_length[len(word)] += (word,)
+            self._by_shape.setdefault((len(word), word[:1]), []).append(word)
         self._unmask_set = frozenset(self.unmask_words)
+        # Word-break costs for letters spaced out across tokens ("s p i e r d a l a j s t a d"):
+        # a word's cost grows with the log of its rank, so common words win.
+        self._break_cost = {
+            word: 1.0 + math.log(rank + 1)
+            for rank, word in enumerate(self.unmask_words)
+            if word.isalpha()
+        }
+        self._longest = max((len(w) for w in self._break_cost), default=0)
         self._caches: tuple[dict[str, RawResult], dict[str, RawResult]] = ({}, {})
         # nltk's package import is slow (about a second): pay it when a normaliser is built.
         from nltk.tokenize.casual import TweetTokenizer
@@ -117,7 +126,7 @@ class Normalizer:
             if end <= begin:  # a raw token of pure punctuation: point at all of it
                 begin, end = match.start(), match.end()
             out.extend(Token(begin, end, word) for word in result.words)
-        return _join_spaced_letters(out)
+        return self._join_spaced_letters(out)
 
     def words(self, text: str) -> list[str]:
         """The same words as ``tokens`` without their offsets: the fast path for scoring.
@@ -246,7 +255,9 @@ class Normalizer:
         pattern = re.compile(
             "".join(r"[^\W\d_]" if k in free else re.escape(c) for k, c in enumerate(word))
         )
-        for candidate in self._by_length.get(len(word), ()):
+        initials = sorted({s[1] for s in self._by_shape}) if 0 in free else [word[:1]]
+        candidates = (c for i in initials for c in self._by_shape.get((len(word), i), ()))
+        for candidate in candidates:
             if pattern.fullmatch(candidate):
                 return candidate
         return word
@@ -261,15 +272,79 @@ class Normalizer:
             if part.isalpha():
                 pattern_parts.append(re.escape(part))
             else:
-                pattern_parts.append(f"[^\\W\\d_]{{1,{len(part) + 1}}}")
+                pattern_parts.append(f"[^\\W\\d_]{{0,{len(part) + 1}}}")
         pattern = re.compile("".join(pattern_parts))
         letters = sum(len(p) for p in parts if p.isalpha())
-        max_len = len(word) + 1
-        for length in range(letters + 1, max_len + 1):
-            for candidate in self._by_length.get(length, ()):
-                if pattern.fullmatch(candidate):
-                    return candidate
+        first = parts[0][:1] if parts[0].isalpha() else None
+        initials = [first] if first else sorted({shape[1] for shape in self._by_shape})
+        for length in range(letters, len(word) + 2):
+            for initial in initials:
+                for candidate in self._by_shape.get((length, initial), ()):
+                    if pattern.fullmatch(candidate):
+                        return candidate
         return re.sub(r"[\W\d_]+", "*", word)
+
+    def _join_spaced_letters(self, tokens: list[Token]) -> list[Token]:
+        """'k u r w a' -> one token 'kurwa' spanning the letters: three or more lone letters.
+
+        When several spaced-out words run together ("s p i e r d a l a j s t a d") the letters
+        are split back into known words (cheapest segmentation by word rank), each word
+        spanning its own letters.
+        """
+        if len(tokens) < 3:
+            return tokens
+        out: list[Token] = []
+        run: list[Token] = []
+        for token in tokens:
+            if len(token.word) == 1 and token.word.isalpha():
+                run.append(token)
+                continue
+            self._flush(run, out)
+            run = []
+            out.append(token)
+        self._flush(run, out)
+        return out
+
+    def _flush(self, run: list[Token], out: list[Token]) -> None:
+        if len(run) < 3:
+            out.extend(run)
+            return
+        letters = "".join(t.word for t in run)
+        for begin, end in self._segment(letters):
+            out.append(Token(run[begin].begin, run[end - 1].end, letters[begin:end]))
+
+    def _segment(self, letters: str) -> list[tuple[int, int]]:
+        """Cheapest split of ``letters`` into known words; the whole run when none fits."""
+        if letters in self._break_cost or not self._break_cost:
+            return [(0, len(letters))]
+        n = len(letters)
+        unknown = 25.0  # cost of a letter left over: any split into words beats it
+        best = [0.0] + [math.inf] * n
+        back = [0] * (n + 1)
+        for end in range(1, n + 1):
+            for begin in range(max(0, end - self._longest), end):
+                piece = letters[begin:end]
+                cost = self._break_cost.get(
+                    piece, unknown * len(piece) if end - begin == 1 else math.inf
+                )
+                if best[begin] + cost < best[end]:
+                    best[end], back[end] = best[begin] + cost, begin
+        if best[n] >= unknown * n:
+            return [(0, n)]
+        pieces: list[tuple[int, int]] = []
+        end = n
+        while end > 0:
+            pieces.append((back[end], end))
+            end = back[end]
+        pieces.reverse()
+        # Letters no word claimed stay joined with their neighbours' run as one token.
+        merged: list[tuple[int, int]] = []
+        for begin, end in pieces:
+            if merged and end - begin == 1 and letters[begin:end] not in self._break_cost:
+                merged[-1] = (merged[-1][0], end)
+            else:
+                merged.append((begin, end))
+        return merged
 
     @staticmethod
     def maps_glyphs(text: str) -> bool:
@@ -384,27 +459,3 @@ def _join_separated(core: str) -> str:
     if len(core) > 60 or _SEPARATED.fullmatch(core) is None or not _LETTER.search(core):
         return core
     return "".join(c for c in core if c not in SEPARATORS)
-
-
-def _join_spaced_letters(tokens: list[Token]) -> list[Token]:
-    """'k u r w a' -> one token 'kurwa' spanning the letters: three or more lone letters."""
-    if len(tokens) < 3:
-        return tokens
-    out: list[Token] = []
-    run: list[Token] = []
-    for token in tokens:
-        if len(token.word) == 1 and token.word.isalpha():
-            run.append(token)
-            continue
-        _flush(run, out)
-        run = []
-        out.append(token)
-    _flush(run, out)
-    return out
-
-
-def _flush(run: list[Token], out: list[Token]) -> None:
-    if len(run) >= 3:
-        out.append(Token(run[0].begin, run[-1].end, "".join(t.word for t in run)))
-    else:
-        out.extend(run)
