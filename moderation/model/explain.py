@@ -62,7 +62,7 @@ def top_spans(
     offset_cache: dict[int, Sequence[tuple[int, int]]] = {}
     token_doc = np.repeat(np.arange(n_docs), lengths)
     first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    contributions = np.asarray(layout.rows(needed.any(axis=1)) @ heads.weights)
+    contributions = np.asarray(layout.rows(np.asarray(needed.any(axis=1))) @ heads.weights)
     for column, attribute in enumerate(heads.attributes):
         if not needed[:, column].any():
             continue

@@ -277,7 +277,9 @@ class Normalizer:
         letters = sum(len(p) for p in parts if p.isalpha())
         first = parts[0][:1] if parts[0].isalpha() else None
         initials = [first] if first else sorted({shape[1] for shape in self._by_shape})
-        for length in range(letters, len(word) + 2):
+        # One letter per mask character is the likeliest reading; then shorter, then longer.
+        lengths = [len(word), *range(letters, len(word)), len(word) + 1]
+        for length in lengths:
             for initial in initials:
                 for candidate in self._by_shape.get((length, initial), ()):
                     if pattern.fullmatch(candidate):
