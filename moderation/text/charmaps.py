@@ -86,6 +86,9 @@ HOMOGLYPHS: Final[dict[str, str]] = {
     "ŧ": "t",
 }
 
+#: Cyrillic letters that are near-perfect twins of Latin ones (lower and upper case).
+CLOSE_TWINS: Final[frozenset[str]] = frozenset("аеорсухкмтнвіјѕАЕОРСУХКМТНВІЈЅ")
+
 #: Letters of the Cyrillic block: used to decide whether a comment is Cyrillic-dominant.
 CYRILLIC_FIRST, CYRILLIC_LAST = "\u0400", "\u04ff"
 

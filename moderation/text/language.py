@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from moderation.attributes import SUPPORTED_LANGUAGES
+from moderation.text.charmaps import CLOSE_TWINS, HOMOGLYPHS
+from moderation.text.normalize import disguised_latin
 
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
@@ -53,6 +55,7 @@ CANDIDATES: Final[tuple[str, ...]] = (
 _CYRILLIC: Final = re.compile(r"[\u0400-\u04ff]")
 _LATIN: Final = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _WORD: Final = re.compile(r"[^\W\d_]{2,}")
+_TWIN_TABLE: Final = str.maketrans({c: HOMOGLYPHS[c.lower()] for c in CLOSE_TWINS})
 #: How sure py3langid must be before a Latin-script comment is called neither pl nor en.
 OTHER_LANGUAGE_CONFIDENCE: Final = 0.95
 MIN_WORDS_FOR_OTHER: Final = 4
@@ -179,6 +182,9 @@ class LanguageDetector:
         else:
             cyrillic = len(_CYRILLIC.findall(sample))
             latin = len(_LATIN.findall(sample))
+        if cyrillic > latin and disguised_latin(sample):
+            # Polish or English behind Cyrillic look-alikes: identify the mapped text.
+            return self.detect(sample.lower().translate(_TWIN_TABLE))
         ranking = self._model().rank(sample.lower())
         if cyrillic > latin:
             for language, probability in ranking:

@@ -21,6 +21,7 @@ from typing import Final, NamedTuple
 
 from moderation.text.charmaps import (
     CYRILLIC_FIRST,
+    CLOSE_TWINS,
     CYRILLIC_LAST,
     HOMOGLYPHS,
     LEET,
@@ -366,7 +367,7 @@ class Normalizer:
 
     @staticmethod
     def _latin_dominant(text: str) -> bool:
-        return len(_LATIN.findall(text)) >= len(_CYRILLIC.findall(text))
+        return disguised_latin(text)
 
 
 _INVISIBLE_TABLE: Final = dict.fromkeys(
@@ -398,6 +399,23 @@ _INVISIBLE_TABLE: Final = dict.fromkeys(
 def strip_invisible(text: str) -> str:
     """The text without zero-width, bidi and control characters (for language detection)."""
     return unicodedata.normalize("NFKC", text.translate(_INVISIBLE_TABLE))
+
+
+def disguised_latin(text: str) -> bool:
+    """Whether a comment is Latin-script writing, possibly disguised with Cyrillic look-alikes.
+
+    True when Latin letters are the majority, and also when nearly every Cyrillic letter is
+    one of the close look-alikes of Latin (а е о р с у х к м т н в і ј ѕ) and some Latin is
+    present: real Russian or Ukrainian uses many letters with no Latin twin (и я л п д ы ж...).
+    """
+    latin = len(_LATIN.findall(text))
+    cyrillic = _CYRILLIC.findall(text)
+    if latin >= len(cyrillic):
+        return True
+    if latin == 0:
+        return False
+    twins = sum(char in CLOSE_TWINS for char in cyrillic)
+    return twins >= 0.95 * len(cyrillic)
 
 
 # -- helpers shared by the steps above --------------------------------------------------
