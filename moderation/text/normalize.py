@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from moderation.text.charmaps import (
-    CYRILLIC_FIRST,
     CLOSE_TWINS,
+    CYRILLIC_FIRST,
     CYRILLIC_LAST,
     HOMOGLYPHS,
     LEET,
