@@ -32,6 +32,13 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check moderation tests bench train.py
 	$(BIN)/mypy
 
+# Quality, evasion and speed figures of BENCHMARKS.md (needs ../shared/datasets and a full bundle).
+bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python bench/quality.py --cv
+	$(BIN)/python bench/evasion.py
+	$(BIN)/python bench/speed.py
+
 train-full: $(VENV)/.installed
 	$(BIN)/python train.py --corpora ../shared/datasets --out $(MODEL_DIR)
 

@@ -24,6 +24,8 @@ from moderation.model.units import Encoded, UnitCache
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
 
+#: Below this py3langid confidence, the language is checked again on the normalised words.
+CONFIDENT = 0.9
 _NOTHING_LEFT = "text has nothing to score once invisible and control characters are removed"
 
 
@@ -192,6 +194,12 @@ class Scorer:
             parts = ((text[:half], 0), (text[-half:], len(text) - half))
         sample = parts[0][0][:PREFIX_CHARS]
         guess = self.detector.detect(sample if sample.isascii() else strip_invisible(sample))
+        if guess.confidence < CONFIDENT:
+            # Disguised writing ("J.e.s.t.e.s d.e.b.i.l.e.m") fools n-gram language id; its
+            # normalised words (no diacritics, but no tricks either) are a second opinion.
+            second = self.detector.detect(" ".join(self.normalizer.words(sample)))
+            if second.confidence > guess.confidence:
+                guess = second
         return _Prepared(index, text, parts, guess, window)
 
     def _score_group(

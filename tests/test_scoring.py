@@ -135,3 +135,11 @@ def test_batch_order_and_single_calls_agree(scorer: Scorer) -> None:
     batch = [o.to_dict() for o in scorer.score(texts)]
     single = [scorer.score([t])[0].to_dict() for t in texts]
     assert batch == single
+
+
+def test_disguised_polish_is_still_polish(scorer: Scorer) -> None:
+    plain = scorer.score_text("Jestes debilem i tyle")
+    for disguised in ["J.e.s.t.e.s d.e.b.i.l.e.m i tyle", "Jеstеs dеbilеm i tylе"]:
+        result = scorer.score_text(disguised)
+        assert (result.language, result.supported) == ("pl", True), disguised
+        assert result.scores == plain.scores, disguised
