@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Final
 
 from moderation.corpora import sources
-from moderation.corpora.base import LabelledText, split_for
+from moderation.corpora.base import DistinctRecords, LabelledText, split_for
 
 NAME: Final = "ban_pl"
 ARCHIVE: Final = "BAN-PL_2.zip"
@@ -61,8 +61,7 @@ def read_rows(root: Path, source: sources.Source) -> list[dict[str, str]]:
 def load(root: Path) -> list[LabelledText]:
     """BAN-PL_2 records, one per distinct cleaned text (the first occurrence wins)."""
     source = sources.get(NAME)
-    records: list[LabelledText] = []
-    seen: set[str] = set()
+    records = DistinctRecords(NAME, source.language)
     for number, row in enumerate(read_rows(root, source), start=1):
         label = _CLASSES.get(row["Class"])
         if label is None or row["Reason"] not in _REASONS:
@@ -70,17 +69,7 @@ def load(root: Path) -> list[LabelledText]:
                 f"{MEMBER} data row {number}: Class={row['Class']!r} Reason={row['Reason']!r}"
             )
         text = clean(row["Text"])
-        if not text or text in seen:
-            continue
-        seen.add(text)
-        records.append(
-            LabelledText(
-                text=text,
-                language=source.language,
-                labels={"toxicity": label},
-                split=split_for(row["Text"]),
-                source=NAME,
-                extra={"reason": row["Reason"]},
-            )
+        records.add(
+            text, {"toxicity": label}, {"reason": row["Reason"]}, split=split_for(row["Text"])
         )
-    return records
+    return records.records

@@ -8,6 +8,7 @@ that carry its attribute.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -40,3 +41,39 @@ class LabelledText:
     split: Split
     source: str
     extra: dict[str, str] = field(default_factory=dict)
+
+
+class DistinctRecords:
+    """Collects one corpus's records: empty texts dropped, the first of identical texts kept.
+
+    Every adapter needs exactly this, so that a duplicated text can neither count twice
+    nor carry two labels.
+    """
+
+    def __init__(self, source: str, language: str) -> None:
+        self.source = source
+        self.language = language
+        self.records: list[LabelledText] = []
+        self._seen: set[str] = set()
+
+    def add(
+        self,
+        text: str,
+        labels: Mapping[str, int],
+        extra: Mapping[str, str],
+        split: Split | None = None,
+    ) -> None:
+        """Add ``text`` unless it is empty or already there; ``split`` defaults to ``split_for``."""
+        if not text or text in self._seen:
+            return
+        self._seen.add(text)
+        self.records.append(
+            LabelledText(
+                text,
+                self.language,
+                dict(labels),
+                split or split_for(text),
+                self.source,
+                dict(extra),
+            )
+        )

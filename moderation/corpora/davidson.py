@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Final
 
 from moderation.corpora import sources
-from moderation.corpora.base import LabelledText, split_for
+from moderation.corpora.base import DistinctRecords, LabelledText
 
 NAME: Final = "davidson"
 FILE: Final = "labeled_data.csv"
@@ -46,24 +46,11 @@ def load(root: Path) -> list[LabelledText]:
         content = source.read(root, FILE).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise source.error(f"{FILE}: not UTF-8: {exc}") from exc
-    records: list[LabelledText] = []
-    seen: set[str] = set()
+    records = DistinctRecords(NAME, source.language)
     for number, row in enumerate(source.csv_rows(FILE, content, ("class", "tweet")), start=1):
         labels = _LABELS.get(row["class"])
         if labels is None:
             raise source.error(f"{FILE} data row {number}: unexpected class {row['class']!r}")
         text = clean(row["tweet"])
-        if not text or text in seen:
-            continue
-        seen.add(text)
-        records.append(
-            LabelledText(
-                text=text,
-                language=source.language,
-                labels=dict(labels),
-                split=split_for(text),
-                source=NAME,
-                extra={"class": row["class"]},
-            )
-        )
-    return records
+        records.add(text, dict(labels), {"class": row["class"]})
+    return records.records

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Final
 
 from moderation.corpora import ban_pl, sources
-from moderation.corpora.base import LabelledText, Split, split_for
+from moderation.corpora.base import DistinctRecords, LabelledText, Split, split_for
 
 NAME: Final = "hate_war_pl"
 ARCHIVE: Final = "HATE-WAR-PL_1.zip"
@@ -45,27 +45,19 @@ def load(root: Path) -> list[LabelledText]:
     source = sources.get(NAME)
     rows = _rows(root, source)  # first: fails fast when the optional readers are not installed
     ban_splits = _ban_pl_splits(root, source)
-    records: list[LabelledText] = []
-    seen: set[str] = set()
+    records = DistinctRecords(NAME, source.language)
     for number, (row_id, content, reason, label) in enumerate(rows, start=1):
         labels = _LABELS.get(label)
         if labels is None:
             raise source.error(f"{MEMBER} data row {number}: unknown Label {label!r}")
         text = ban_pl.clean(content)
-        if not text or text in seen:
-            continue
-        seen.add(text)
-        records.append(
-            LabelledText(
-                text=text,
-                language=source.language,
-                labels=dict(labels),
-                split=ban_splits.get(text) or split_for(text),
-                source=NAME,
-                extra={"id": row_id, "label": label, "reason": reason},
-            )
+        records.add(
+            text,
+            dict(labels),
+            {"id": row_id, "label": label, "reason": reason},
+            split=ban_splits.get(text) or split_for(text),
         )
-    return records
+    return records.records
 
 
 def _ban_pl_splits(root: Path, source: sources.Source) -> dict[str, Split]:

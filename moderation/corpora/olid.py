@@ -26,7 +26,7 @@ from typing import Final
 
 from moderation.attributes import ATTRIBUTES
 from moderation.corpora import sources
-from moderation.corpora.base import LabelledText, split_for
+from moderation.corpora.base import DistinctRecords, LabelledText
 
 NAME: Final = "olid"
 FILE: Final = "olid-training-v1.0.tsv"
@@ -60,25 +60,12 @@ def load(root: Path) -> list[LabelledText]:
         delimiter="\t",
         quoting=csv.QUOTE_NONE,
     )
-    records: list[LabelledText] = []
-    seen: set[str] = set()
+    records = DistinctRecords(NAME, source.language)
     for number, row in enumerate(rows, start=1):
         key = (row["subtask_a"], row["subtask_b"], row["subtask_c"])
         labels = _LABELS.get(key)
         if labels is None:
             raise source.error(f"{FILE} data row {number}: unexpected labels {key}")
         text = clean(row["tweet"])
-        if not text or text in seen:
-            continue
-        seen.add(text)
-        records.append(
-            LabelledText(
-                text=text,
-                language=source.language,
-                labels=dict(labels),
-                split=split_for(text),
-                source=NAME,
-                extra={"official_split": "train", "subtasks": "/".join(key)},
-            )
-        )
-    return records
+        records.add(text, dict(labels), {"official_split": "train", "subtasks": "/".join(key)})
+    return records.records

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from moderation.corpora import sources
-from moderation.corpora.base import LabelledText, split_for
+from moderation.corpora.base import DistinctRecords, LabelledText
 
 NAME: Final = "poleval2019_cbd"
 TEXTS: Final = "training_set_clean_only_text.txt"
@@ -65,27 +65,16 @@ def load(root: Path) -> list[LabelledText]:
             f"files are not line-aligned: {len(texts)} texts, {len(task01)} task01 tags, "
             f"{len(task02)} task02 tags"
         )
-    records: list[LabelledText] = []
-    seen: set[str] = set()
+    records = DistinctRecords(NAME, source.language)
     for number, (line, tag1, tag2) in enumerate(zip(texts, task01, task02, strict=True), start=1):
         labels = _LABELS.get((tag1, tag2))
         if labels is None:
             raise source.error(f"line {number}: task01={tag1!r} task02={tag2!r}")
         text = clean(line)
-        if not text or text in _SPREADSHEET_ERRORS or text in seen:
+        if text in _SPREADSHEET_ERRORS:
             continue
-        seen.add(text)
-        records.append(
-            LabelledText(
-                text=text,
-                language=source.language,
-                labels=dict(labels),
-                split=split_for(text),
-                source=NAME,
-                extra={"official_split": "train", "task02": tag2},
-            )
-        )
-    return records
+        records.add(text, dict(labels), {"official_split": "train", "task02": tag2})
+    return records.records
 
 
 def _lines(source: sources.Source, root: Path, name: str) -> list[str]:
