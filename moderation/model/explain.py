@@ -19,6 +19,9 @@ from numpy.typing import NDArray
 from moderation.model.features import UnitLayout
 from moderation.model.heads import HeadStack
 
+#: Spans carrying less than this share of the evidence are noise, not an explanation.
+MIN_SHARE = 0.01
+
 
 @dataclass(frozen=True, slots=True)
 class Span:
@@ -100,9 +103,14 @@ def top_spans(
         for spans_of_doc in out:
             found = spans_of_doc.get(attribute)
             if found:
-                spans = found
-                spans.sort(key=lambda span: -span.score)
-                spans_of_doc[attribute] = [
-                    Span(s.begin, s.end, s.text, round(s.score, 3)) for s in spans
+                found.sort(key=lambda span: -span.score)
+                kept = [
+                    Span(s.begin, s.end, s.text, round(s.score, 3))
+                    for s in found
+                    if s.score >= MIN_SHARE
                 ]
+                if kept:
+                    spans_of_doc[attribute] = kept
+                else:
+                    del spans_of_doc[attribute]
     return out
