@@ -466,3 +466,8 @@ def test_any_lexicon_word_survives_invisibles_and_punctuation(
 
 
 _SHARED = Normalizer(PROFANITY)
+
+
+def test_elongation_keeps_a_known_double_letter() -> None:
+    normalizer = Normalizer(["good", "been", "kurwa", "god"])
+    assert normalizer.words("goooood beeeen kuuurwaaa nieeeee") == ["good", "been", "kurwa", "nie"]

@@ -82,7 +82,7 @@ class Normalizer:
     likely first: the built-in profanity list and, when a model is loaded, its vocabulary.
     """
 
-    def __init__(self, unmask_words: Iterable[str] = (), *, cache_size: int = 100_000) -> None:
+    def __init__(self, unmask_words: Iterable[str] = (), *, cache_size: int = 50_000) -> None:
         self.unmask_words = tuple(
             dict.fromkeys(fold_diacritics(w.casefold()) for w in unmask_words)
         )
@@ -163,7 +163,7 @@ class Normalizer:
         plain = _PLAIN.fullmatch(raw)
         if plain is not None:
             word, punct = plain.groups()
-            plain_words: tuple[str, ...] = (fold_diacritics(_collapse(word)),)
+            plain_words: tuple[str, ...] = (self._collapse(fold_diacritics(word)),)
             if punct:
                 plain_words += (_PUNCT_RUN.sub(r"\1\1\1", punct),)
             return RawResult(plain_words, 0, len(punct))
@@ -180,7 +180,7 @@ class Normalizer:
         if core:
             core = _join_separated(core)
             core = self._unmask_and_unleet(core)
-            core = _collapse(core)
+            core = self._collapse(core)
         words: list[str] = []
         if lead:
             words.append(_PUNCT_RUN.sub(r"\1\1\1", text[:lead]))
@@ -349,6 +349,19 @@ class Normalizer:
                 merged.append((begin, end))
         return merged
 
+    def _collapse(self, word: str) -> str:
+        """kuuurwaaa -> kurwa: three or more of one letter become one, or two where the doubled
+        spelling is the more frequent known word (English "goooood" -> "good", not "god")."""
+        if _ELONGATION.search(word) is None:
+            return word
+        single = _ELONGATION.sub(r"\1", word)
+        double = _ELONGATION.sub(r"\1\1", word)
+        unknown = math.inf
+        # Both known ("god"/"good"): the more frequent word is the likelier one.
+        if self._break_cost.get(double, unknown) < self._break_cost.get(single, unknown):
+            return double
+        return single
+
     @staticmethod
     def maps_glyphs(text: str) -> bool:
         """Whether look-alike letters are mapped to Latin in this comment (Latin-dominant)."""
@@ -419,11 +432,6 @@ def disguised_latin(text: str) -> bool:
 
 
 # -- helpers shared by the steps above --------------------------------------------------
-
-
-def _collapse(word: str) -> str:
-    """kuuurwaaa -> kurwa: three or more of the same letter become one."""
-    return _ELONGATION.sub(r"\1", word)
 
 
 def _mixed_script(text: str) -> bool:
