@@ -143,3 +143,22 @@ def test_disguised_polish_is_still_polish(scorer: Scorer) -> None:
         result = scorer.score_text(disguised)
         assert (result.language, result.supported) == ("pl", True), disguised
         assert result.scores == plain.scores, disguised
+
+
+def test_cached_scoring_path_equals_the_training_features(scorer: Scorer) -> None:
+    """Scoring sums cached per-token numbers; training builds the full matrix: same scores."""
+    texts = [
+        "Ty debilu, spierdalaj z tym artykułem!!!",
+        "Zgadzam się z autorem, dobry tekst o Kazachstanie.",
+        "k u r w a, znowu podwyżki",
+        "Ty k*rwo j3bana, wynocha",
+        "Rosjanie stanowią 20% ludności, a Ukraińcy 10%.",
+    ]
+    model = scorer.bundle.models["pl"]
+    words = [scorer.normalizer.words(text) for text in texts]
+    expected = model.heads.probabilities(model.featurizer.transform(words))
+    for text, row in zip(texts, expected, strict=True):
+        result = scorer.score_text(text)
+        assert result.language == "pl"
+        got = [result.scores[a] for a in model.heads.attributes]
+        assert got == pytest.approx([round(float(v), 4) for v in row], abs=2e-4), text

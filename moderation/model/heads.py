@@ -77,7 +77,10 @@ class HeadStack:
 
     def probabilities(self, features: sp.csr_matrix) -> NDArray[np.float64]:
         """Calibrated probabilities, one column per head."""
-        decision = self.decision(features)
+        return self.calibrated(self.decision(features))
+
+    def calibrated(self, decision: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Raw decision values (one column per head) to calibrated probabilities."""
         return (
             np.column_stack(
                 [calibrate(decision[:, i]) for i, calibrate in enumerate(self.calibrators)]

@@ -59,7 +59,7 @@ class UnitCache:
     """Raw token -> feature units for one language model (its vocabulary), bounded in size."""
 
     def __init__(
-        self, normalizer: Normalizer, featurizer: TextFeaturizer, size: int = 50_000
+        self, normalizer: Normalizer, featurizer: TextFeaturizer, size: int = 100_000
     ) -> None:
         self.normalizer = normalizer
         self.featurizer = featurizer

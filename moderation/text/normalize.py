@@ -43,6 +43,7 @@ _MENTION: Final = re.compile(r"@\w+|\{username\}|@anonymized_account", re.IGNORE
 _TAG: Final = re.compile(r"\[(surname|pseudonym|address|email|phonenumber|number)\]")
 _CYRILLIC: Final = re.compile(f"[{CYRILLIC_FIRST}-{CYRILLIC_LAST}]")
 _LATIN: Final = re.compile(r"[a-zA-Z]")
+_CYRILLIC_OR_GREEK: Final = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 _LETTER: Final = re.compile(r"[^\W\d_]")
 _HOMOGLYPH_TABLE: Final = str.maketrans(HOMOGLYPHS)
 #: A word whose mask could not be resolved: kept as one token ("g*wniarz"), not split at "*".
@@ -110,9 +111,10 @@ class Normalizer:
 
     def tokens(self, text: str) -> list[Token]:
         """Normalised tokens of ``text`` with offsets into ``text`` itself."""
-        map_glyphs = not text.isascii() and self._latin_dominant(text)
+        map_glyphs = self.maps_glyphs(text)
         cache = self._caches[map_glyphs]
         out: list[Token] = []
+        singles: list[bool] = []  # per token: its raw token is one lone letter
         for match in _RAW_TOKEN.finditer(text):
             raw = match.group()
             result = cache.get(raw)
@@ -127,7 +129,8 @@ class Normalizer:
             if end <= begin:  # a raw token of pure punctuation: point at all of it
                 begin, end = match.start(), match.end()
             out.extend(Token(begin, end, word) for word in result.words)
-        return self._join_spaced_letters(out)
+            singles.extend([result.single_letter] * len(result.words))
+        return self._join_spaced_letters(out, singles)
 
     def words(self, text: str) -> list[str]:
         """The same words as ``tokens`` without their offsets: the fast path for scoring.
@@ -136,7 +139,7 @@ class Normalizer:
         makes scoring fast; offsets are worked out (by ``tokens``) only for the comments
         that need explanation spans.
         """
-        map_glyphs = not text.isascii() and self._latin_dominant(text)
+        map_glyphs = self.maps_glyphs(text)
         cache = self._caches[map_glyphs]
         out: list[str] = []
         run = 0
@@ -287,7 +290,7 @@ class Normalizer:
                         return candidate
         return re.sub(r"[\W\d_]+", "*", word)
 
-    def _join_spaced_letters(self, tokens: list[Token]) -> list[Token]:
+    def _join_spaced_letters(self, tokens: list[Token], singles: list[bool]) -> list[Token]:
         """'k u r w a' -> one token 'kurwa' spanning the letters: three or more lone letters.
 
         When several spaced-out words run together ("s p i e r d a l a j s t a d") the letters
@@ -298,8 +301,8 @@ class Normalizer:
             return tokens
         out: list[Token] = []
         run: list[Token] = []
-        for token in tokens:
-            if len(token.word) == 1 and token.word.isalpha():
+        for token, single in zip(tokens, singles, strict=True):
+            if single:
                 run.append(token)
                 continue
             self._flush(run, out)
@@ -364,8 +367,14 @@ class Normalizer:
 
     @staticmethod
     def maps_glyphs(text: str) -> bool:
-        """Whether look-alike letters are mapped to Latin in this comment (Latin-dominant)."""
-        return not text.isascii() and Normalizer._latin_dominant(text)
+        """Whether look-alike letters are mapped to Latin in this comment (Latin-dominant).
+
+        Only a comment with Cyrillic or Greek letters can need it; most cannot, and one
+        regex search tells (the full letter count is only made for those that can).
+        """
+        if text.isascii() or _CYRILLIC_OR_GREEK.search(text) is None:
+            return False
+        return Normalizer._latin_dominant(text)
 
     def cached_raw(self, raw: str, map_glyphs: bool) -> RawResult:
         """``raw`` through the cache."""
