@@ -72,7 +72,14 @@ class RawResult:
 
     def __post_init__(self) -> None:
         # Precomputed: words() checks it for every token of every comment.
-        single = len(self.words) == 1 and len(self.words[0]) == 1 and self.words[0].isalpha()
+        # A lone letter, possibly followed by punctuation ("a," ending "k u r w a,").
+        words = self.words
+        single = (
+            bool(words)
+            and len(words[0]) == 1
+            and words[0].isalpha()
+            and not any(c.isalnum() for w in words[1:] for c in w)
+        )
         object.__setattr__(self, "single_letter", single)
 
 
@@ -129,7 +136,8 @@ class Normalizer:
             if end <= begin:  # a raw token of pure punctuation: point at all of it
                 begin, end = match.start(), match.end()
             out.extend(Token(begin, end, word) for word in result.words)
-            singles.extend([result.single_letter] * len(result.words))
+            singles.append(result.single_letter)
+            singles.extend([False] * (len(result.words) - 1))
         return self._join_spaced_letters(out, singles)
 
     def words(self, text: str) -> list[str]:
