@@ -14,6 +14,10 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 
+#: Largest amount added to an isotonic calibration to make it strictly increasing.
+SLOPE = 1e-4
+
+
 @dataclass(frozen=True)
 class Calibrator:
     """Maps a raw decision value to a probability: isotonic (piecewise linear) or Platt.
@@ -51,11 +55,13 @@ def fit_calibrator(
     if min(positives, negatives) >= min_per_class:
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         iso.fit(decision, y)
-        return Calibrator(
-            "isotonic",
-            xs=np.asarray(iso.X_thresholds_, dtype=np.float64),
-            ys=np.asarray(iso.y_thresholds_, dtype=np.float64),
-        )
+        xs = np.asarray(iso.X_thresholds_, dtype=np.float64)
+        ys = np.asarray(iso.y_thresholds_, dtype=np.float64)
+        # Isotonic steps are flat: many comments would share one probability, and a threshold
+        # set on that value would flag all or none of them. A slope of at most 1e-4 keeps the
+        # calibration and makes the map strictly increasing, so a threshold is a clean cut.
+        ys = np.clip(ys + np.linspace(0.0, SLOPE, ys.size), 0.0, 1.0)
+        return Calibrator("isotonic", xs=xs, ys=np.maximum.accumulate(ys))
     platt = LogisticRegression(C=1e4)
     platt.fit(np.asarray(decision).reshape(-1, 1), y)
     return Calibrator("sigmoid", slope=float(platt.coef_[0, 0]), offset=float(platt.intercept_[0]))
