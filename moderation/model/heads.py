@@ -13,7 +13,6 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-
 #: Largest amount added to an isotonic calibration to make it strictly increasing.
 SLOPE = 1e-4
 
