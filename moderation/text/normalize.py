@@ -119,17 +119,10 @@ class Normalizer:
     def tokens(self, text: str) -> list[Token]:
         """Normalised tokens of ``text`` with offsets into ``text`` itself."""
         map_glyphs = self.maps_glyphs(text)
-        cache = self._caches[map_glyphs]
         out: list[Token] = []
         singles: list[bool] = []  # per token: its raw token is one lone letter
         for match in _RAW_TOKEN.finditer(text):
-            raw = match.group()
-            result = cache.get(raw)
-            if result is None:
-                result = self.raw(raw, map_glyphs)
-                if len(cache) >= self.cache_size:
-                    cache.clear()
-                cache[raw] = result
+            result = self.cached_raw(match.group(), map_glyphs)
             if not result.words:
                 continue
             begin, end = match.start() + result.lead, match.end() - result.trail
@@ -148,16 +141,10 @@ class Normalizer:
         that need explanation spans.
         """
         map_glyphs = self.maps_glyphs(text)
-        cache = self._caches[map_glyphs]
         out: list[str] = []
         run = 0
         for raw in text.split():
-            result = cache.get(raw)
-            if result is None:
-                result = self.raw(raw, map_glyphs)
-                if len(cache) >= self.cache_size:
-                    cache.clear()
-                cache[raw] = result
+            result = self.cached_raw(raw, map_glyphs)
             if result.single_letter:
                 run += 1
                 if run >= 3:  # "k u r w a": let the offset-keeping path join them
