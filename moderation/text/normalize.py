@@ -16,7 +16,6 @@ import math
 import re
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Final, NamedTuple
 
 from moderation.text.charmaps import (
@@ -61,26 +60,27 @@ class Token(NamedTuple):
     word: str
 
 
-@dataclass(frozen=True, slots=True)
-class RawResult:
-    """The words of one raw token and the edge punctuation to leave out of its span."""
+class RawResult(NamedTuple):
+    """The words of one raw token and the edge punctuation to leave out of its span.
+
+    A plain tuple on purpose: the normaliser caches tens of thousands of these, and tuples
+    of strings and ints drop out of the garbage collector's view, dataclass instances do not.
+    """
 
     words: tuple[str, ...]
     lead: int  # characters of edge punctuation before the word inside the raw token
     trail: int  # ... and after it
-    single_letter: bool = field(init=False)
+    single_letter: bool  # a lone letter, maybe with punctuation ("a," ending "k u r w a,")
 
-    def __post_init__(self) -> None:
-        # Precomputed: words() checks it for every token of every comment.
-        # A lone letter, possibly followed by punctuation ("a," ending "k u r w a,").
-        words = self.words
-        single = (
-            bool(words)
-            and len(words[0]) == 1
-            and words[0].isalpha()
-            and not any(c.isalnum() for w in words[1:] for c in w)
-        )
-        object.__setattr__(self, "single_letter", single)
+
+def _raw_result(words: tuple[str, ...], lead: int, trail: int) -> RawResult:
+    single = (
+        bool(words)
+        and len(words[0]) == 1
+        and words[0].isalpha()
+        and not any(c.isalnum() for w in words[1:] for c in w)
+    )
+    return RawResult(words, lead, trail, single)
 
 
 class Normalizer:
@@ -164,7 +164,7 @@ class Normalizer:
             plain_words: tuple[str, ...] = (self._collapse(fold_diacritics(word)),)
             if punct:
                 plain_words += (_PUNCT_RUN.sub(r"\1\1\1", punct),)
-            return RawResult(plain_words, 0, len(punct))
+            return _raw_result(plain_words, 0, len(punct))
         text = raw.translate(_INVISIBLE_TABLE)
         if not text.isascii():
             text = unicodedata.normalize("NFKC", text)
@@ -187,7 +187,7 @@ class Normalizer:
         if trail:
             words.append(_PUNCT_RUN.sub(r"\1\1\1", text[len(text) - trail :]))
         lead_raw, trail_raw = _raw_edges(raw)
-        return RawResult(tuple(w for w in words if w), lead_raw, trail_raw)
+        return _raw_result(tuple(w for w in words if w), lead_raw, trail_raw)
 
     def _split_words(self, core: str) -> list[str]:
         if (
