@@ -164,6 +164,10 @@ class LanguageDetector:
 
                     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
                     identifier.set_languages(list(CANDIDATES))
+                    # py3langid keeps the all-language table (about 28 MB) to allow another
+                    # set_languages call; we never make one, so let it go.
+                    if hasattr(identifier, "_full_model"):
+                        identifier._full_model = None
                     self._identifier = identifier
         return self._identifier
 
