@@ -38,6 +38,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/quality.py --cv
 	$(BIN)/python bench/evasion.py
 	$(BIN)/python bench/speed.py
+	$(BIN)/python bench/memory.py
 
 train-full: $(VENV)/.installed
 	$(BIN)/python train.py --corpora ../shared/datasets --out $(MODEL_DIR)
