@@ -8,6 +8,7 @@ and the rest of the stream is still scored.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -140,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         scorer = Scorer.load(model) if model else Scorer.load()
         if args.command == "score":
             if args.jsonl:
+                # Invalid UTF-8 becomes lone surrogates: that line gets invalid_unicode,
+                # the rest go on.
+                if isinstance(sys.stdin, io.TextIOWrapper):
+                    sys.stdin.reconfigure(encoding="utf-8", errors="surrogateescape")
                 score_jsonl(scorer, sys.stdin, sys.stdout)
                 return 0
             if not args.texts:

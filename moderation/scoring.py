@@ -271,7 +271,12 @@ class Scorer:
         attributes = model.heads.attributes
         thresholds = np.asarray([model.thresholds[a] for a in attributes])
         rounded = np.round(probabilities, 4).tolist()
-        flags = (probabilities >= thresholds).tolist()
+        flags_array = probabilities >= thresholds
+        # Every attribute is a kind of toxicity (label guide): an attribute is only flagged
+        # together with toxicity, so a rare attribute's low threshold cannot flag "dobry".
+        if "toxicity" in attributes:
+            flags_array &= flags_array[:, [attributes.index("toxicity")]]
+        flags = flags_array.tolist()
         version = self.model_version
         out: list[ScoreResult] = []
         for row, item in enumerate(items):

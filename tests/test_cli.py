@@ -122,3 +122,31 @@ def test_train_names_a_missing_corpora_root(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 1 and "nope" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_invalid_utf8_line_is_an_error_and_the_rest_go_on(tiny_bundle_dir: Path) -> None:
+    stdin = (
+        b'{"id": "a", "text": "dobry tekst"}\n'
+        b'{"id": "b", "text": "\xff\xfe zly"}\n'
+        b'{"id": "c", "text": "ok"}\n'
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "moderation.cli",
+            "--model",
+            str(tiny_bundle_dir),
+            "score",
+            "--jsonl",
+        ],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = [json.loads(line) for line in done.stdout.decode("utf-8").splitlines()]
+    assert [line["id"] for line in out] == ["a", "b", "c"]
+    assert (
+        out[1]["error"]["code"] == "invalid_unicode" and "scores" in out[0] and "scores" in out[2]
+    )

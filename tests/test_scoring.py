@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, TextTooLongError
@@ -29,11 +31,15 @@ def test_result_has_the_documented_shape(scorer: Scorer) -> None:
     assert all(0.0 <= value <= 1.0 for value in data["scores"].values())
     assert data["model_version"] == scorer.model_version
     thresholds = scorer.bundle.models["pl"].thresholds
-    assert data["flagged"] == [
-        a
-        for a in ATTRIBUTES
-        if data["scores"][a] >= round(thresholds[a], 4) or data["scores"][a] >= thresholds[a]
-    ]
+    above = [a for a in ATTRIBUTES if data["scores"][a] >= round(thresholds[a], 4)]
+    assert data["flagged"] == (above if "toxicity" in above else [])
+
+
+def test_attributes_are_only_flagged_with_toxicity(scorer: Scorer) -> None:
+    texts = ["dobry", "ok", "Zgadzam się", "ty debilu", "zabiję cię", "You idiot", "nice"]
+    for outcome in scorer.score(texts):
+        assert isinstance(outcome, ScoreResult)
+        assert not outcome.flagged or "toxicity" in outcome.flagged
 
 
 def test_toxic_scores_above_civil(scorer: Scorer) -> None:
@@ -162,3 +168,27 @@ def test_cached_scoring_path_equals_the_training_features(scorer: Scorer) -> Non
         assert result.language == "pl"
         got = [result.scores[a] for a in model.heads.attributes]
         assert got == pytest.approx([round(float(v), 4) for v in row], abs=2e-4), text
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.one_of(st.text(max_size=300), st.integers(), st.none(), st.binary(max_size=20)),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_any_batch_gets_one_outcome_per_item_and_never_raises(
+    scorer: Scorer, batch: list[object]
+) -> None:
+    outcomes = scorer.score(batch)
+    assert len(outcomes) == len(batch)
+    for item, outcome in zip(batch, outcomes, strict=True):
+        if isinstance(outcome, ScoreError):
+            assert outcome.code in {"empty_text", "invalid_text", "invalid_unicode"}
+        else:
+            assert isinstance(item, str) and set(outcome.scores) == set(ATTRIBUTES)
+            for spans in outcome.spans.values():
+                assert all(item[s.begin : s.end] == s.text for s in spans)
