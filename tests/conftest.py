@@ -56,3 +56,12 @@ def scorer(tiny_bundle_dir: Path):  # type: ignore[no-untyped-def]
     from moderation.scoring import Scorer
 
     return Scorer.load(tiny_bundle_dir)
+
+
+@pytest.fixture(scope="session")
+def corpora_root() -> Path:
+    """The external corpora; skips the test when absent (fails instead under CI=true)."""
+    root = datasets_root()
+    if root is None:
+        pytest.skip("needs ../shared/datasets (or MODERATION_CORPORA=<dir>)")
+    return root

@@ -24,9 +24,9 @@ from moderation.errors import CorpusError
 #: The manifest lives with the training data, not in the package: corpora are a training concern.
 MANIFEST: Final[Path] = Path(__file__).resolve().parents[2] / "training_data" / "sources.toml"
 
-Kind = Literal["records", "lexicon"]
+Kind = Literal["records", "lexicon", "stance"]
 Quoting = Literal[0, 1, 2, 3]  # csv.QUOTE_MINIMAL / _ALL / _NONNUMERIC / _NONE
-_KINDS: Final[tuple[Kind, ...]] = ("records", "lexicon")
+_KINDS: Final[tuple[Kind, ...]] = ("records", "lexicon", "stance")
 _HEX: Final[frozenset[str]] = frozenset("0123456789abcdef")
 
 
