@@ -183,11 +183,16 @@ def train_language(
     unmask_words: Sequence[str],
     config: TrainingConfig,
     progress: Callable[[str], None],
+    normalizer: Normalizer | None = None,
 ) -> LanguageRun:
-    """Fit, calibrate and evaluate every head of one language."""
+    """Fit, calibrate and evaluate every head of one language.
+
+    ``normalizer`` must have been built from ``unmask_words``; passing the one the caller
+    already warmed up saves building another and re-normalising from a cold cache.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    normalizer = Normalizer(unmask_words)
+    normalizer = normalizer or Normalizer(unmask_words)
     progress(f"{language}: normalising {len(records):,} texts")
     words = [normalizer.words(record.text) for record in records]
     splits = np.asarray([record.split for record in records])
@@ -367,9 +372,10 @@ def train(
             *(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ()))
         )
         unmask = [*unmask, *frequent_words(subset, Normalizer(unmask))]
+        normalizer = Normalizer(unmask)  # the final one: built once, shared below
         if lexicon:
-            subset = add_weak_obscene(subset, Normalizer(unmask), lexicon)
-        runs[language] = train_language(language, subset, unmask, config, progress)
+            subset = add_weak_obscene(subset, normalizer, lexicon)
+        runs[language] = train_language(language, subset, unmask, config, progress, normalizer)
     created = dt.datetime.now(dt.UTC)
     data_print = fingerprint(records)
     metadata: dict[str, Any] = {

@@ -100,7 +100,9 @@ def top_spans(
             else:
                 if len(spans) < limit:
                     spans.append(Span(begin, end, texts[doc][begin:end], share))
-        for spans_of_doc in out:
+        # Only documents that got a candidate span this round need tidying.
+        for doc in set(token_doc[order[rank < limit * 2]].tolist()):
+            spans_of_doc = out[doc]
             found = spans_of_doc.get(attribute)
             if found:
                 found.sort(key=lambda span: -span.score)
