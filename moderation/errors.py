@@ -34,3 +34,61 @@ class CorpusError(ModerationError):
     """An external corpus that is missing, altered, or unreadable; the message names it."""
 
     code = "corpus_error"
+
+
+class InvalidArticleError(ModerationError, ValueError):
+    """An article context with wrong types or unknown fields."""
+
+    code = "invalid_article"
+
+
+class NotFoundError(ModerationError, LookupError):
+    """An unknown comment, article, key or account."""
+
+    code = "not_found"
+
+
+class ConflictError(ModerationError):
+    """A request that contradicts stored state, e.g. a known comment id with different text."""
+
+    code = "conflict"
+
+
+class LeaseError(ConflictError):
+    """A decision by someone who does not hold the lease, or after it expired."""
+
+    code = "not_lease_holder"
+
+
+class LeaseExpiredError(LeaseError):
+    code = "lease_expired"
+
+
+class InvalidReasonError(ModerationError, ValueError):
+    """A reason code that is not in the configured list."""
+
+    code = "invalid_reason"
+
+
+class PolicyError(ModerationError, ValueError):
+    """A policy or per-article override with unknown keys or out-of-range thresholds."""
+
+    code = "invalid_policy"
+
+
+class AuthError(ModerationError):
+    """A missing, unknown, revoked or expired credential."""
+
+    code = "unauthorized"
+
+
+class ForbiddenError(ModerationError):
+    """A valid credential without the scope or role the action needs."""
+
+    code = "forbidden"
+
+
+class StorageUnavailableError(ModerationError):
+    """The database cannot be reached."""
+
+    code = "database_unavailable"
