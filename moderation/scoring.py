@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from moderation import config
 from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, ModerationError, TextTooLongError
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
+from moderation.model.stacked import Readout, StackedHeads
+from moderation.model.stance import Article, label_result
 from moderation.model.units import Encoded, UnitCache
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
@@ -47,6 +48,8 @@ class ScoreResult:
     model_version: str
     window: dict[str, int] | None = None
     id: str | None = None
+    stance: dict[str, Any] | None = None
+    sentiment: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     ok = True
@@ -60,6 +63,10 @@ class ScoreResult:
         out["spans"] = {
             name: [span.to_dict() for span in spans] for name, spans in self.spans.items()
         }
+        if self.stance is not None:
+            out["stance"] = self.stance
+        if self.sentiment is not None:
+            out["sentiment"] = self.sentiment
         out["model_version"] = self.model_version
         if self.window is not None:
             out["window"] = self.window
@@ -95,6 +102,7 @@ class _Prepared:
     parts: tuple[tuple[str, int], ...]  # (text, offset in the original): whole, or head + tail
     guess: LanguageGuess
     window: dict[str, int] | None
+    article: Article | None = None
 
 
 class Scorer:
@@ -117,6 +125,9 @@ class Scorer:
             lang: UnitCache(self.normalizer, model.featurizer)
             for lang, model in bundle.models.items()
         }
+        self.heads = {
+            lang: StackedHeads(model, self.normalizer) for lang, model in bundle.models.items()
+        }
 
     @classmethod
     def load(cls, path: str | Path | None = None, **settings: Any) -> Scorer:
@@ -131,15 +142,27 @@ class Scorer:
     # -- public -------------------------------------------------------------------------
 
     def score(
-        self, texts: Sequence[object], ids: Sequence[str | None] | None = None
+        self,
+        texts: Sequence[object],
+        ids: Sequence[str | None] | None = None,
+        articles: Sequence[object] | None = None,
     ) -> list[Outcome]:
-        """Score a batch; one outcome per input, in order."""
+        """Score a batch; one outcome per input, in order.
+
+        ``articles`` (same length as ``texts``) gives each comment's article as a mapping
+        ``{"id", "title", "lead", "target"}`` (or an ``Article``, or None): stance reads it,
+        and says ``"context": "comment_only"`` where there is none. A malformed article makes
+        that item an ``invalid_article`` error.
+        """
+        if articles is not None and len(articles) != len(texts):
+            raise ValueError(f"{len(articles)} articles for {len(texts)} texts")
         outcomes: list[Outcome | None] = [None] * len(texts)
         groups: dict[str, list[_Prepared]] = {}
         unsupported: list[_Prepared] = []
         for index, text in enumerate(texts):
             try:
-                prepared = self._prepare(index, text)
+                article = Article.parse(articles[index]) if articles is not None else None
+                prepared = self._prepare(index, text, article)
             except ModerationError as exc:
                 outcomes[index] = ScoreError(exc.code, str(exc))
                 continue
@@ -159,9 +182,11 @@ class Scorer:
                 outcome.id = item_id
         return [outcome for outcome in outcomes if outcome is not None]
 
-    def score_text(self, text: str) -> ScoreResult:
+    def score_text(self, text: str, article: object = None) -> ScoreResult:
         """Score one text; raises ``InvalidTextError`` (or a subclass) instead of an error item."""
-        outcome = self.score([text])[0]
+        if article is not None:
+            Article.parse(article)  # a malformed article raises InvalidArticleError here
+        outcome = self.score([text], articles=[article])[0]
         if isinstance(outcome, ScoreError):
             error = TextTooLongError if outcome.code == TextTooLongError.code else InvalidTextError
             raised = error(outcome.message)
@@ -171,7 +196,7 @@ class Scorer:
 
     # -- steps --------------------------------------------------------------------------
 
-    def _prepare(self, index: int, text: object) -> _Prepared:
+    def _prepare(self, index: int, text: object, article: Article | None) -> _Prepared:
         if not isinstance(text, str):
             raise InvalidTextError(f"text must be a string, got {type(text).__name__}")
         try:
@@ -200,7 +225,7 @@ class Scorer:
             second = self.detector.detect(" ".join(self.normalizer.words(sample)))
             if second.confidence > guess.confidence:
                 guess = second
-        return _Prepared(index, text, parts, guess, window)
+        return _Prepared(index, text, parts, guess, window, article)
 
     def _score_group(
         self, language: str, items: Sequence[_Prepared], *, supported: bool
@@ -222,18 +247,21 @@ class Scorer:
         units = [unit for encoding in encoded for unit in encoding.units]
         lengths = np.fromiter((len(e.units) for e in encoded), dtype=np.int64, count=len(encoded))
         documents, layout = model.featurizer.transform_units(units, lengths)
-        probabilities = model.heads.probabilities(documents)
+        heads = self.heads[language]
+        texts = [item.text for item in kept]
+        readout = heads.read(documents, texts, [item.article for item in kept])
         spans = top_spans(
-            model.heads,
+            heads.span_weights,
+            heads.span_names,
             layout,
             lengths,
             lambda doc: encoded[doc].offsets(),
-            [item.text for item in kept],
-            probabilities,
+            texts,
+            heads.span_probabilities(readout),
             min_score=self.span_min_score,
             limit=self.spans_per_attribute,
         )
-        results = self._results(model, kept, probabilities, spans, supported=supported)
+        results = self._results(model, kept, readout, spans, supported=supported)
         outcomes.extend((item.index, result) for item, result in zip(kept, results, strict=True))
         return outcomes
 
@@ -263,11 +291,12 @@ class Scorer:
         self,
         model: LanguageModel,
         items: Sequence[_Prepared],
-        probabilities: NDArray[np.float64],
+        readout: Readout,
         spans: list[dict[str, list[Span]]],
         *,
         supported: bool,
     ) -> list[ScoreResult]:
+        probabilities = readout.toxicity
         attributes = model.heads.attributes
         thresholds = np.asarray([model.thresholds[a] for a in attributes])
         rounded = np.round(probabilities, 4).tolist()
@@ -282,18 +311,33 @@ class Scorer:
         for row, item in enumerate(items):
             scores = dict(zip(attributes, rounded[row], strict=True))
             flagged = [a for a, hit in zip(attributes, flags[row], strict=True) if hit]
-            out.append(
-                ScoreResult(
-                    item.guess.language,
-                    supported,
-                    scores,
-                    flagged,
-                    spans[row],
-                    version,
-                    item.window,
-                )
+            result = ScoreResult(
+                item.guess.language,
+                supported,
+                scores,
+                flagged,
+                _attribute_spans(spans[row]),
+                version,
+                item.window,
             )
+            if readout.stance is not None and model.stance is not None:
+                label, stance_scores = label_result(model.stance.labels, readout.stance[row])
+                context = "article" if readout.has_context[row] else "comment_only"
+                result.stance = {"label": label, "scores": stance_scores, "context": context}
+                result.spans["stance"] = spans[row].get(f"stance:{label}", [])
+            if readout.sentiment is not None and model.sentiment is not None:
+                label, sentiment_scores = label_result(
+                    model.sentiment.labels, readout.sentiment[row]
+                )
+                result.sentiment = {"label": label, "scores": sentiment_scores}
+                result.spans["sentiment"] = spans[row].get(f"sentiment:{label}", [])
+            out.append(result)
         return out
+
+
+def _attribute_spans(spans: dict[str, list[Span]]) -> dict[str, list[Span]]:
+    """The toxicity attributes' spans (stance/sentiment spans are keyed ``head:label``)."""
+    return {name: found for name, found in spans.items() if ":" not in name}
 
 
 __all__ = ["ATTRIBUTES", "Outcome", "ScoreError", "ScoreResult", "Scorer"]

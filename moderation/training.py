@@ -27,9 +27,18 @@ from moderation.evaluation import Evaluation, summarise, tune_threshold
 from moderation.model.bundle import Bundle, LanguageModel, save_bundle
 from moderation.model.features import TextFeaturizer
 from moderation.model.heads import HeadStack, fit_calibrator
+from moderation.model.stance import describe
+from moderation.stance_training import (
+    StanceComment,
+    article_vocabulary,
+    featurize,
+    read_stance_corpus,
+    train_stance_heads,
+)
 from moderation.text.normalize import Normalizer
 
 OWN_CORPUS = "own"
+STANCE_CORPUS = "own_stance"
 PROFANITY_FILE = Path(__file__).parent / "text" / "data" / "profanity.txt"
 #: The project's own comments are the target register: they count more than tweets.
 SOURCE_WEIGHTS: dict[str, float] = {OWN_CORPUS: 3.0}
@@ -184,11 +193,14 @@ def train_language(
     config: TrainingConfig,
     progress: Callable[[str], None],
     normalizer: Normalizer | None = None,
+    vocabulary_docs: Sequence[Sequence[str]] = (),
 ) -> LanguageRun:
     """Fit, calibrate and evaluate every head of one language.
 
     ``normalizer`` must have been built from ``unmask_words``; passing the one the caller
     already warmed up saves building another and re-normalising from a cold cache.
+    ``vocabulary_docs`` (normalised words of unlabelled texts, e.g. the stance corpus) widen
+    the shared vocabulary, so the stance and sentiment heads reuse these features.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -199,7 +211,7 @@ def train_language(
     train_rows = np.flatnonzero(splits == "train")
     progress(f"{language}: vectorising ({len(train_rows):,} training texts)")
     featurizer = TextFeaturizer(**config.featurizer.get(language, {})).fit(
-        [words[i] for i in train_rows]
+        [*(words[i] for i in train_rows), *vocabulary_docs]
     )
     matrix = featurizer.transform(words)
     progress(f"{language}: {featurizer.n_features_:,} features")
@@ -336,8 +348,13 @@ def train(
     report_dir: Path | None = None,
     progress: Callable[[str], None] | None = None,
     languages: Sequence[str] = SUPPORTED_LANGUAGES,
+    stance_dir: Path | None = None,
 ) -> Bundle:
-    """Build a bundle from the own corpus (and the external corpora under ``corpora_root``)."""
+    """Build a bundle from the own corpus (and the external corpora under ``corpora_root``).
+
+    With ``stance_dir`` (the own stance corpus) every language it covers also gets stance
+    and sentiment heads on the same features.
+    """
     config = config or TrainingConfig()
     progress = progress or Progress()
     progress(f"loading the own corpus from {own_dir}")
@@ -363,6 +380,13 @@ def train(
                 "upstream": f"{source.upstream.repository}@{source.upstream.commit}",
                 "licence": source.licence,
             }
+    stance_corpus = read_stance_corpus(stance_dir) if stance_dir is not None else None
+    if stance_corpus is not None:
+        corpora_meta[STANCE_CORPUS] = {
+            "articles": len(stance_corpus[0]),
+            "comments": len(stance_corpus[2]),
+        }
+    stance_evaluation: dict[str, Any] = {}
     profanity = read_word_list(PROFANITY_FILE)
     runs: dict[str, LanguageRun] = {}
     for language in languages:
@@ -375,7 +399,23 @@ def train(
         normalizer = Normalizer(unmask)  # the final one: built once, shared below
         if lexicon:
             subset = add_weak_obscene(subset, normalizer, lexicon)
-        runs[language] = train_language(language, subset, unmask, config, progress, normalizer)
+        stance_comments: list[StanceComment] = []
+        vocabulary: list[list[str]] = []
+        if stance_corpus is not None:
+            articles, article_languages, every_comment = stance_corpus
+            stance_comments = [c for c in every_comment if c.language == language]
+            vocabulary = [normalizer.words(c.text) for c in stance_comments]
+            vocabulary += article_vocabulary(
+                [a for i, a in articles.items() if article_languages[i] == language], normalizer
+            )
+        run = train_language(language, subset, unmask, config, progress, normalizer, vocabulary)
+        if stance_corpus is not None and stance_comments:
+            progress(f"{language}: stance and sentiment on {len(stance_comments):,} comments")
+            data = featurize(stance_comments, stance_corpus[0], run.model.featurizer, normalizer)
+            heads = train_stance_heads(data, progress)
+            run.model.stance, run.model.sentiment = heads.stance, heads.sentiment
+            stance_evaluation[language] = heads.evaluation
+        runs[language] = run
     created = dt.datetime.now(dt.UTC)
     data_print = fingerprint(records)
     metadata: dict[str, Any] = {
@@ -395,6 +435,12 @@ def train(
         "label_counts": {lang: run.counts for lang, run in runs.items()},
         "corpus_thresholds": {lang: run.corpus_thresholds for lang, run in runs.items()},
         "evaluation": summarise([e for run in runs.values() for e in run.evaluations]),
+        "stance": {
+            lang: {"stance": describe(run.model.stance), "sentiment": describe(run.model.sentiment)}
+            for lang, run in runs.items()
+            if run.model.stance is not None
+        },
+        "stance_evaluation": stance_evaluation,
     }
     bundle = Bundle({lang: run.model for lang, run in runs.items()}, metadata)
     progress(f"saving the bundle to {out_dir}")

@@ -12,13 +12,15 @@ from moderation.errors import ModerationError
 from moderation.training import Progress, TrainingConfig, train
 
 OWN_DIR = config.REPO_ROOT / "training_data" / "toxicity"
+STANCE_DIR = config.REPO_ROOT / "training_data" / "stance"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train.py",
         description=(
-            "Train the moderation bundle (toxicity + attributes, Polish and English). With no "
+            "Train the moderation bundle (toxicity + attributes, stance and sentiment; Polish and "
+            "English). With no "
             "arguments it trains on the project's own corpus in training_data/ and writes "
             "models/ at the repository root."
         ),
@@ -41,6 +43,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         default=str(OWN_DIR),
         help="the own labelled corpus (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--stance",
+        metavar="DIR",
+        default=str(STANCE_DIR),
+        help="the own stance and sentiment corpus (articles + labelled comments) "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--no-stance",
+        action="store_true",
+        help="train the toxicity heads only (no stance or sentiment in the results)",
     )
     parser.add_argument(
         "--report",
@@ -71,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             config=TrainingConfig(c=args.c),
             report_dir=report,
             progress=Progress(quiet=args.quiet),
+            stance_dir=None if args.no_stance else Path(args.stance),
         )
     except (ModerationError, ValueError, OSError) as exc:
         print(f"train.py: error: {exc}", file=sys.stderr)

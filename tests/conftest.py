@@ -12,6 +12,7 @@ from moderation.training import read_own_corpus, train
 
 REPO = Path(__file__).resolve().parent.parent
 OWN_DIR = REPO / "training_data" / "toxicity"
+STANCE_DIR = REPO / "training_data" / "stance"
 
 
 def datasets_root() -> Path | None:
@@ -45,9 +46,29 @@ def tiny_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_bundle_dir(tiny_corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_stance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every article of the stance corpus with every second of its comments."""
+    directory = tmp_path_factory.mktemp("tiny_stance")
+    for path in sorted(STANCE_DIR.glob("*.jsonl")):
+        lines = path.read_text("utf-8").splitlines()
+        if not path.name.startswith("articles_"):
+            lines = lines[::2]
+        (directory / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle_dir(
+    tiny_corpus_dir: Path, tiny_stance_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     out = tmp_path_factory.mktemp("tiny_bundle")
-    train(tiny_corpus_dir, out, corpora_root=None, progress=lambda message: None)
+    train(
+        tiny_corpus_dir,
+        out,
+        corpora_root=None,
+        progress=lambda message: None,
+        stance_dir=tiny_stance_dir,
+    )
     return out
 
 

@@ -24,6 +24,8 @@ def test_result_has_the_documented_shape(scorer: Scorer) -> None:
         "scores",
         "flagged",
         "spans",
+        "stance",
+        "sentiment",
         "model_version",
     ]
     assert data["id"] == "c1" and data["language"] == "pl" and data["supported"] is True

@@ -18,8 +18,10 @@ from typing import Any, Final
 from moderation.errors import BundleError
 from moderation.model.features import TextFeaturizer
 from moderation.model.heads import HeadStack
+from moderation.model.stance import ClassHead
 
-FORMAT_VERSION: Final = 1
+#: 2: languages may carry stance and sentiment heads.
+FORMAT_VERSION: Final = 2
 BUNDLE_FILE: Final = "bundle.joblib"
 MANIFEST_FILE: Final = "manifest.json"
 
@@ -33,6 +35,9 @@ class LanguageModel:
     featurizer: TextFeaturizer
     heads: HeadStack
     thresholds: dict[str, float]
+    #: None when the bundle was trained without the stance corpus (toxicity only).
+    stance: ClassHead | None = None
+    sentiment: ClassHead | None = None
 
 
 @dataclass

@@ -17,7 +17,6 @@ import numpy as np
 from numpy.typing import NDArray
 
 from moderation.model.features import UnitLayout
-from moderation.model.heads import HeadStack
 
 #: Spans carrying less than this share of the evidence are noise, not an explanation.
 MIN_SHARE = 0.01
@@ -41,7 +40,8 @@ class Span:
 
 
 def top_spans(
-    heads: HeadStack,
+    weights: NDArray[np.float32],
+    names: Sequence[str],
     layout: UnitLayout,
     lengths: NDArray[np.int64],
     offsets_for: Callable[[int], Sequence[tuple[int, int]]],
@@ -51,7 +51,10 @@ def top_spans(
     min_score: float,
     limit: int,
 ) -> list[dict[str, list[Span]]]:
-    """Spans per document and attribute, for attributes scoring at least ``min_score``.
+    """Spans per document and head, for heads scoring at least ``min_score``.
+
+    ``weights`` has one column per name (every linear head of the language side by side,
+    so one pass over the units serves toxicity, stance and sentiment alike).
 
     ``lengths`` is the number of units of each document (rows of ``layout`` follow them
     in order); ``offsets_for(doc)`` gives the (begin, end) of each unit in the original text,
@@ -65,8 +68,8 @@ def top_spans(
     offset_cache: dict[int, Sequence[tuple[int, int]]] = {}
     token_doc = np.repeat(np.arange(n_docs), lengths)
     first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    contributions = np.asarray(layout.rows(np.asarray(needed.any(axis=1))) @ heads.weights)
-    for column, attribute in enumerate(heads.attributes):
+    contributions = np.asarray(layout.rows(np.asarray(needed.any(axis=1))) @ weights)
+    for column, attribute in enumerate(names):
         if not needed[:, column].any():
             continue
         values = contributions[:, column]

@@ -1,0 +1,160 @@
+"""Every linear head of one language read in one pass over the shared features.
+
+Toxicity attributes, stance and sentiment all read the same TF-IDF rows. Their weights
+are stacked side by side, so a batch costs one sparse-dense product for all twelve
+outputs, and one pass over the units for all their explanation spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from moderation.model.bundle import LanguageModel
+from moderation.model.stance import (
+    SENTIMENT_LABELS,
+    STANCE_LABELS,
+    Article,
+    ClassHead,
+    context_features,
+    cue_flags,
+    negation_columns,
+)
+from moderation.text.normalize import Normalizer
+
+#: Articles whose feature rows are kept (a comment stream has few articles at a time).
+ARTICLE_CACHE: Final = 2048
+#: Labels that get no spans: there is no evidence "for" talking past the article.
+QUIET_LABELS: Final = frozenset({"none", "neutral"})
+
+
+@dataclass(slots=True)
+class Readout:
+    """What the heads say about a batch, one row per comment."""
+
+    toxicity: NDArray[np.float64]  # calibrated, one column per attribute
+    stance: NDArray[np.float64] | None  # probabilities over STANCE_LABELS
+    sentiment: NDArray[np.float64] | None
+    has_context: NDArray[np.bool_]
+
+
+class StackedHeads:
+    """The heads of one ``LanguageModel`` with their weights side by side."""
+
+    def __init__(self, model: LanguageModel, normalizer: Normalizer) -> None:
+        self.model = model
+        self.normalizer = normalizer
+        heads = model.heads
+        blocks = [heads.weights]
+        spans = [heads.weights]
+        names = list(heads.attributes)
+        self.class_heads: list[tuple[str, ClassHead]] = [
+            (name, head)
+            for name, head in (("stance", model.stance), ("sentiment", model.sentiment))
+            if head is not None
+        ]
+        for name, head in self.class_heads:
+            blocks.append(head.weights)
+            spans.append(head.span_weights)
+            names.extend(f"{name}:{label}" for label in head.labels)
+        self.weights = np.ascontiguousarray(np.hstack(blocks), dtype=np.float32)
+        self.span_weights = np.ascontiguousarray(np.hstack(spans), dtype=np.float32)
+        self.span_names: tuple[str, ...] = tuple(names)
+        self.negations = negation_columns(model.featurizer)
+        self._articles: dict[tuple[str, str, str], tuple[sp.csr_matrix, sp.csr_matrix]] = {}
+
+    @property
+    def has_stance(self) -> bool:
+        return self.model.stance is not None
+
+    def read(
+        self,
+        documents: sp.csr_matrix,
+        texts: Sequence[str],
+        articles: Sequence[Article | None],
+    ) -> Readout:
+        raw = np.asarray(documents @ self.weights, dtype=np.float64)
+        heads = self.model.heads
+        n_attributes = len(heads.attributes)
+        toxicity = heads.calibrated(raw[:, :n_attributes] + heads.intercepts)
+        has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
+        readout = Readout(toxicity, None, None, has_context)
+        column = n_attributes
+        for name, head in self.class_heads:
+            logits = raw[:, column : column + len(head.labels)] + head.intercepts
+            column += len(head.labels)
+            if head.context_weights is not None:
+                logits += self._context(documents, texts, articles) @ head.context_weights
+            probabilities = _softmax(logits / head.temperature)
+            if name == "stance":
+                readout.stance = probabilities
+            else:
+                readout.sentiment = probabilities
+        return readout
+
+    def span_probabilities(self, readout: Readout) -> NDArray[np.float64]:
+        """Scores that ask for spans: every attribute; stance/sentiment only for the label
+        given (and never for none/neutral)."""
+        parts = [readout.toxicity]
+        for name, head in self.class_heads:
+            probabilities = readout.stance if name == "stance" else readout.sentiment
+            assert probabilities is not None
+            chosen = np.zeros_like(probabilities)
+            rows = np.arange(len(probabilities))
+            best = probabilities.argmax(axis=1)
+            chosen[rows, best] = probabilities[rows, best]
+            for i, label in enumerate(head.labels):
+                if label in QUIET_LABELS:
+                    chosen[:, i] = 0.0
+            parts.append(chosen)
+        return np.hstack(parts)
+
+    def _context(
+        self,
+        documents: sp.csr_matrix,
+        texts: Sequence[str],
+        articles: Sequence[Article | None],
+    ) -> NDArray[np.float32]:
+        width = documents.shape[1]
+        empty = sp.csr_matrix((1, width), dtype=np.float32)
+        targets, bodies = [], []
+        for article in articles:
+            rows = self._article_rows(article) if article is not None else (empty, empty)
+            targets.append(rows[0])
+            bodies.append(rows[1])
+        negated, questioned = cue_flags(documents, self.negations, texts)
+        has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
+        return context_features(
+            documents,
+            sp.vstack(targets, format="csr"),
+            sp.vstack(bodies, format="csr"),
+            has_context,
+            negated,
+            questioned,
+        )
+
+    def _article_rows(self, article: Article) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        found = self._articles.get(article.key)
+        if found is None:
+            words = self.normalizer.words
+            rows = self.model.featurizer.transform(
+                [words(article.target), words(f"{article.title} {article.lead}")]
+            )
+            found = (rows[0], rows[1])
+            if len(self._articles) >= ARTICLE_CACHE:
+                self._articles.clear()
+            self._articles[article.key] = found
+        return found
+
+
+def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True), dtype=np.float64)
+
+
+__all__ = ["SENTIMENT_LABELS", "STANCE_LABELS", "Readout", "StackedHeads"]

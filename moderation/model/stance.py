@@ -1,0 +1,236 @@
+"""Stance toward the article and sentiment: multi-class heads on the shared features.
+
+Both heads read the same TF-IDF rows the toxicity heads read (one vectorisation per
+comment), so they cost two small sparse products. Stance also reads a few *context*
+features that relate the comment to its article: how close the comment is to the
+article's target statement and to its title and lead, and whether it negates or
+questions what it is close to. Those features name no topic, so what is learned on one
+article's target carries to a new article; the comment's own words carry the cues of
+agreement and dispute with the author ("zgadzam się", "bzdura", "źródła proszę").
+Without an article the context block is zero and a "no context" indicator is set; the
+head was trained on both forms of every comment, so it answers from the comment alone.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+from scipy.special import softmax
+
+from moderation.errors import InvalidArticleError
+from moderation.model.features import TextFeaturizer
+
+STANCE_LABELS: Final = ("favor", "against", "none")
+SENTIMENT_LABELS: Final = ("positive", "neutral", "negative")
+
+#: Longest article field used (characters): an over-long context is cut, not refused,
+#: since the article's opening carries its claim.
+CONTEXT_LIMITS: Final = {"id": 200, "title": 400, "lead": 2000, "target": 400}
+ARTICLE_FIELDS: Final = tuple(CONTEXT_LIMITS)
+
+#: Words of negation and dispute (normalised form: no diacritics) that flip what a close
+#: comment says about the target; used only in interaction with closeness.
+NEGATIONS: Final = frozenset(
+    {
+        *("nie", "nigdy", "zaden", "zadna", "zadne", "ani", "nieprawda", "mit"),
+        *("bzdura", "bzdury", "klamstwo", "klamstwa", "propaganda", "manipulacja"),
+        *("not", "never", "no", "nonsense", "lie", "lies", "false", "wrong", "myth"),
+    }
+)
+_QUESTION = re.compile(r"\?")
+
+CONTEXT_FEATURES: Final = (
+    "similarity_target",
+    "similarity_article",
+    "negated_similarity_target",
+    "negated_similarity_article",
+    "question_similarity_target",
+    "no_context",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """The article a comment is posted under, as the publishing system sends it."""
+
+    id: str = ""
+    title: str = ""
+    lead: str = ""
+    target: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not (self.title.strip() or self.lead.strip() or self.target.strip())
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.title, self.lead, self.target)
+
+    @classmethod
+    def parse(cls, value: object) -> Article | None:
+        """An ``Article`` from a request's ``article`` value (None when absent or empty).
+
+        Unknown fields or non-string values are a client's mistake and raise
+        ``InvalidArticleError``; over-long fields are cut to ``CONTEXT_LIMITS``.
+        """
+        if value is None:
+            return None
+        if isinstance(value, Article):
+            return None if value.empty else value
+        if not isinstance(value, Mapping):
+            raise InvalidArticleError(
+                f"article must be an object with {', '.join(ARTICLE_FIELDS)}, "
+                f"got {type(value).__name__}"
+            )
+        unknown = sorted(str(k) for k in value if k not in CONTEXT_LIMITS)
+        if unknown:
+            raise InvalidArticleError(
+                f"unknown article field(s): {', '.join(unknown)}; "
+                f"allowed: {', '.join(ARTICLE_FIELDS)}"
+            )
+        fields: dict[str, str] = {}
+        for name, limit in CONTEXT_LIMITS.items():
+            raw = value.get(name)
+            if raw is None:
+                continue
+            if not isinstance(raw, str):
+                raise InvalidArticleError(
+                    f"article.{name} must be a string, got {type(raw).__name__}"
+                )
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidArticleError(f"article.{name} is not valid Unicode") from None
+            fields[name] = raw[:limit]
+        article = cls(**fields)
+        return None if article.empty else article
+
+
+def _row_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sp.csr_matrix(sp.diags(scale) @ matrix)
+
+
+def context_features(
+    comments: sp.csr_matrix,
+    targets: sp.csr_matrix,
+    articles: sp.csr_matrix,
+    has_context: NDArray[np.bool_],
+    negated: NDArray[np.bool_],
+    questioned: NDArray[np.bool_],
+) -> NDArray[np.float32]:
+    """The ``CONTEXT_FEATURES`` block: one row per comment.
+
+    ``targets``/``articles`` are the TF-IDF rows of each comment's target statement and of
+    its title + lead (zero rows without an article). Cosines in the shared feature space
+    (word and character n-grams, so inflected forms still meet).
+    """
+    comment_rows = _row_normalise(comments)
+    to_target = np.asarray(comment_rows.multiply(_row_normalise(targets)).sum(axis=1)).ravel()
+    to_article = np.asarray(comment_rows.multiply(_row_normalise(articles)).sum(axis=1)).ravel()
+    negation = negated.astype(np.float64)
+    out = np.column_stack(
+        [
+            to_target,
+            to_article,
+            to_target * negation,
+            to_article * negation,
+            to_target * questioned.astype(np.float64),
+            (~has_context).astype(np.float64),
+        ]
+    )
+    out[~has_context, :-1] = 0.0
+    return np.asarray(out, dtype=np.float32)
+
+
+def negation_columns(featurizer: TextFeaturizer) -> NDArray[np.int64]:
+    """Feature columns of the ``NEGATIONS`` words (unigrams come first in the word block)."""
+    vocab = featurizer.word_vocab_
+    return np.asarray(sorted(vocab[w] for w in NEGATIONS if w in vocab), dtype=np.int64)
+
+
+def cue_flags(
+    documents: sp.csr_matrix, negations: NDArray[np.int64], texts: Sequence[str]
+) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(negated, questioned) per comment: read off the feature rows already computed."""
+    negated = (
+        np.asarray(documents[:, negations].getnnz(axis=1) > 0)
+        if negations.size
+        else np.zeros(documents.shape[0], dtype=bool)
+    )
+    questioned = np.fromiter((bool(_QUESTION.search(t)) for t in texts), bool, len(texts))
+    return negated, questioned
+
+
+@dataclass
+class ClassHead:
+    """A multinomial linear head: text weights, context weights, intercepts, temperature.
+
+    ``temperature`` is fitted on held-out articles (temperature scaling): it keeps the
+    ranking and makes the probabilities calibrated. ``context_weights`` is None for heads
+    that ignore the article (sentiment).
+    """
+
+    labels: tuple[str, ...]
+    weights: NDArray[np.float32]  # n_features x n_labels
+    intercepts: NDArray[np.float32]
+    temperature: float = 1.0
+    context_weights: NDArray[np.float32] | None = None  # n_context x n_labels
+
+    def logits(
+        self, features: sp.csr_matrix, context: NDArray[np.float32] | None = None
+    ) -> NDArray[np.float64]:
+        raw = np.asarray(features @ self.weights, dtype=np.float64) + self.intercepts
+        if self.context_weights is not None and context is not None:
+            raw += context @ self.context_weights
+        return raw
+
+    def probabilities(
+        self, features: sp.csr_matrix, context: NDArray[np.float32] | None = None
+    ) -> NDArray[np.float64]:
+        return np.asarray(
+            softmax(self.logits(features, context) / self.temperature, axis=1), dtype=np.float64
+        )
+
+    @property
+    def span_weights(self) -> NDArray[np.float32]:
+        """Per-label evidence of each feature against the other labels (centred weights)."""
+        centred = self.weights - self.weights.mean(axis=1, keepdims=True)
+        return np.asarray(centred, dtype=np.float32)
+
+
+def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int_]) -> float:
+    """The temperature minimising the log-loss of held-out logits (1-D search, bounded)."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    def loss(log_t: float) -> float:
+        scaled = log_softmax(logits / np.exp(log_t), axis=1)
+        return float(-scaled[np.arange(len(y)), y].mean())
+
+    found = minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(found.x))
+
+
+def label_result(labels: tuple[str, ...], row: NDArray[np.float64]) -> tuple[str, dict[str, float]]:
+    """The most probable label and the rounded per-label probabilities."""
+    scores = {label: round(float(p), 4) for label, p in zip(labels, row, strict=True)}
+    return labels[int(np.argmax(row))], scores
+
+
+def describe(head: ClassHead | None) -> dict[str, Any]:
+    """What the manifest records of a head (labels, temperature, whether it reads context)."""
+    if head is None:
+        return {}
+    return {
+        "labels": list(head.labels),
+        "temperature": round(head.temperature, 4),
+        "context": head.context_weights is not None,
+    }
