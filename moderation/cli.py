@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from moderation import config
 from moderation.errors import ModerationError
@@ -73,19 +73,32 @@ def _read_jsonl(stream: TextIO) -> Iterator[tuple[int, str]]:
             yield number, line
 
 
-def _parse_line(number: int, line: str) -> tuple[str | None, object, dict[str, Any] | None]:
-    """(id, text, error) for one input line; ``error`` is set when the line is unusable."""
+class _Line(NamedTuple):
+    """One input line: its id, text and article, or the error that makes it unusable."""
+
+    id: str | None
+    text: object = None
+    article: object = None
+    error: dict[str, Any] | None = None
+
+
+def _parse_line(number: int, line: str) -> _Line:
     try:
         item = json.loads(line)
     except ValueError as exc:
-        return None, None, {"code": "invalid_json", "message": f"line {number}: {exc}"}
+        return _Line(None, error={"code": "invalid_json", "message": f"line {number}: {exc}"})
     if not isinstance(item, dict):
-        return None, None, {"code": "invalid_json", "message": f"line {number}: expected an object"}
+        return _Line(
+            None, error={"code": "invalid_json", "message": f"line {number}: expected an object"}
+        )
     raw_id = item.get("id")
     item_id = None if raw_id is None else str(raw_id)
     if "text" not in item:
-        return item_id, None, {"code": "missing_text", "message": f'line {number}: no "text" field'}
-    return item_id, item["text"], None
+        return _Line(
+            item_id,
+            error={"code": "missing_text", "message": f'line {number}: no "text" field'},
+        )
+    return _Line(item_id, item["text"], item.get("article"))
 
 
 def score_jsonl(scorer: Any, stream: TextIO, out: TextIO) -> int:
@@ -94,17 +107,17 @@ def score_jsonl(scorer: Any, stream: TextIO, out: TextIO) -> int:
     lines = _read_jsonl(stream)
     while batch := list(islice(lines, BATCH_LINES)):
         parsed = [_parse_line(number, line) for number, line in batch]
-        valid = [
-            (i, item_id, text) for i, (item_id, text, error) in enumerate(parsed) if error is None
-        ]
+        valid = [(i, line) for i, line in enumerate(parsed) if line.error is None]
         outcomes = scorer.score(
-            [text for _, _, text in valid], ids=[item_id for _, item_id, _ in valid]
+            [line.text for _, line in valid],
+            ids=[line.id for _, line in valid],
+            articles=[line.article for _, line in valid],
         )
         by_position = {
-            i: outcome.to_dict() for (i, _, _), outcome in zip(valid, outcomes, strict=True)
+            i: outcome.to_dict() for (i, _), outcome in zip(valid, outcomes, strict=True)
         }
-        for i, (item_id, _, error) in enumerate(parsed):
-            record = by_position.get(i) or {"id": item_id, "error": error}
+        for i, line in enumerate(parsed):
+            record = by_position.get(i) or {"id": line.id, "error": line.error}
             errors += "error" in record
             out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
