@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--core", type=int, default=0, help="CPU core for the speed part")
     parser.add_argument("--comments", type=int, default=10_000, help="comments for the speed part")
     parser.add_argument("--no-speed", action="store_true", help="quality figures only")
+    parser.add_argument("--no-quality", action="store_true", help="speed figures only")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     return parser
 

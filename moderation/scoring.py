@@ -20,7 +20,7 @@ from moderation.errors import InvalidTextError, ModerationError, TextTooLongErro
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
 from moderation.model.stacked import Readout, StackedHeads
-from moderation.model.stance import Article, label_result
+from moderation.model.stance import Article, label_results
 from moderation.model.units import Encoded, UnitCache
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
@@ -255,7 +255,7 @@ class Scorer:
             heads.span_names,
             layout,
             lengths,
-            lambda doc: encoded[doc].offsets(),
+            lambda doc, upto: encoded[doc].offsets(upto),
             texts,
             heads.span_probabilities(readout),
             min_score=self.span_min_score,
@@ -308,6 +308,17 @@ class Scorer:
         flags = flags_array.tolist()
         version = self.model_version
         out: list[ScoreResult] = []
+        stances = (
+            label_results(model.stance.labels, readout.stance)
+            if readout.stance is not None and model.stance is not None
+            else None
+        )
+        sentiments = (
+            label_results(model.sentiment.labels, readout.sentiment)
+            if readout.sentiment is not None and model.sentiment is not None
+            else None
+        )
+        has_context = readout.has_context.tolist()
         for row, item in enumerate(items):
             scores = dict(zip(attributes, rounded[row], strict=True))
             flagged = [a for a, hit in zip(attributes, flags[row], strict=True) if hit]
@@ -320,15 +331,13 @@ class Scorer:
                 version,
                 item.window,
             )
-            if readout.stance is not None and model.stance is not None:
-                label, stance_scores = label_result(model.stance.labels, readout.stance[row])
-                context = "article" if readout.has_context[row] else "comment_only"
+            if stances is not None:
+                label, stance_scores = stances[row]
+                context = "article" if has_context[row] else "comment_only"
                 result.stance = {"label": label, "scores": stance_scores, "context": context}
                 result.spans["stance"] = spans[row].get(f"stance:{label}", [])
-            if readout.sentiment is not None and model.sentiment is not None:
-                label, sentiment_scores = label_result(
-                    model.sentiment.labels, readout.sentiment[row]
-                )
+            if sentiments is not None:
+                label, sentiment_scores = sentiments[row]
                 result.sentiment = {"label": label, "scores": sentiment_scores}
                 result.spans["sentiment"] = spans[row].get(f"sentiment:{label}", [])
             out.append(result)

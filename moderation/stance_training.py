@@ -121,10 +121,10 @@ def featurize(
     negated, questioned = cue_flags(text, negation_columns(featurizer), [c.text for c in comments])
     everywhere = np.ones(len(comments), dtype=bool)
     context = context_features(
-        text, target_rows[index], article_rows[index], everywhere, negated, questioned
+        text, target_rows, article_rows, index, everywhere, negated, questioned
     )
     comment_only = context_features(
-        text, target_rows[index], article_rows[index], ~everywhere, negated, questioned
+        text, target_rows, article_rows, index, ~everywhere, negated, questioned
     )
     return StanceData(
         text,

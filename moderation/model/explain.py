@@ -44,7 +44,7 @@ def top_spans(
     names: Sequence[str],
     layout: UnitLayout,
     lengths: NDArray[np.int64],
-    offsets_for: Callable[[int], Sequence[tuple[int, int]]],
+    offsets_for: Callable[[int, int], Sequence[tuple[int, int]]],
     texts: Sequence[str],
     probabilities: NDArray[np.float64],
     *,
@@ -57,24 +57,28 @@ def top_spans(
     so one pass over the units serves toxicity, stance and sentiment alike).
 
     ``lengths`` is the number of units of each document (rows of ``layout`` follow them
-    in order); ``offsets_for(doc)`` gives the (begin, end) of each unit in the original text,
-    and is only called for documents that get a span, since offsets cost more than units.
+    in order); ``offsets_for(doc, upto)`` gives the (begin, end) in the original text of each
+    unit up to index ``upto`` (at least), and is only called for documents that get a span,
+    since offsets cost more than units.
     """
     n_docs = len(lengths)
     out: list[dict[str, list[Span]]] = [{} for _ in range(n_docs)]
     needed = probabilities >= min_score
     if not needed.any():
         return out
-    offset_cache: dict[int, Sequence[tuple[int, int]]] = {}
     token_doc = np.repeat(np.arange(n_docs), lengths)
     first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     contributions = np.asarray(layout.rows(np.asarray(needed.any(axis=1))) @ weights)
-    for column, attribute in enumerate(names):
+    # First the candidate tokens of every head, so that each document's offsets are worked
+    # out once, and only as far into the text as its last candidate.
+    chosen: list[tuple[int, NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]] = []
+    reach = np.full(n_docs, -1, dtype=np.int64)
+    for column in range(len(names)):
         if not needed[:, column].any():
             continue
         values = contributions[:, column]
         positive = np.where(values > 0, values, 0.0)
-        totals = np.bincount(token_doc, weights=positive, minlength=n_docs)
+        totals = np.bincount(token_doc, weights=positive, minlength=n_docs).astype(np.float64)
         candidates = np.flatnonzero(needed[token_doc, column] & (values > 0))
         if candidates.size == 0:
             continue
@@ -85,15 +89,23 @@ def top_spans(
             group_start, np.diff(np.r_[group_start, order.size])
         )
         # Several words of one raw token share its span: keep a few extra and merge them below.
-        for token_index in order[rank < limit * 2]:
+        kept = order[rank < limit * 2]
+        np.maximum.at(reach, token_doc[kept], kept - first_token[token_doc[kept]])
+        chosen.append((column, kept, values, totals))
+    offsets = {
+        int(doc): offsets_for(int(doc), int(reach[doc])) for doc in np.flatnonzero(reach >= 0)
+    }
+    for column, picked, values, totals in chosen:
+        attribute = names[column]
+        for token_index in picked:
             doc = int(token_doc[token_index])
-            offsets = offset_cache.get(doc)
-            if offsets is None:
-                offsets = offset_cache[doc] = offsets_for(doc)
+            doc_offsets = offsets[doc]
             position = token_index - first_token[doc]
-            if position >= len(offsets):  # units and offsets disagree: no span beats a wrong one
+            if position >= len(
+                doc_offsets
+            ):  # units and offsets disagree: no span beats a wrong one
                 continue
-            begin, end = offsets[position]
+            begin, end = doc_offsets[position]
             share = float(values[token_index] / totals[doc]) if totals[doc] > 0 else 0.0
             spans = out[doc].setdefault(attribute, [])
             for i, span in enumerate(spans):
@@ -104,18 +116,18 @@ def top_spans(
                 if len(spans) < limit:
                     spans.append(Span(begin, end, texts[doc][begin:end], share))
         # Only documents that got a candidate span this round need tidying.
-        for doc in set(token_doc[order[rank < limit * 2]].tolist()):
+        for doc in set(token_doc[picked].tolist()):
             spans_of_doc = out[doc]
             found = spans_of_doc.get(attribute)
             if found:
                 found.sort(key=lambda span: -span.score)
-                kept = [
+                tidy = [
                     Span(s.begin, s.end, s.text, round(s.score, 3))
                     for s in found
                     if s.score >= MIN_SHARE
                 ]
-                if kept:
-                    spans_of_doc[attribute] = kept
+                if tidy:
+                    spans_of_doc[attribute] = tidy
                 else:
                     del spans_of_doc[attribute]
     return out

@@ -120,19 +120,29 @@ class StackedHeads:
         texts: Sequence[str],
         articles: Sequence[Article | None],
     ) -> NDArray[np.float32]:
+        # One row per distinct article (a batch holds few), then gathered per comment.
         width = documents.shape[1]
-        empty = sp.csr_matrix((1, width), dtype=np.float32)
-        targets, bodies = [], []
-        for article in articles:
-            rows = self._article_rows(article) if article is not None else (empty, empty)
-            targets.append(rows[0])
-            bodies.append(rows[1])
+        slots: dict[tuple[str, str, str], int] = {}
+        targets = [sp.csr_matrix((1, width), dtype=np.float32)]
+        bodies = [targets[0]]
+        index = np.zeros(len(articles), dtype=np.int64)
+        for position, article in enumerate(articles):
+            if article is None:
+                continue
+            slot = slots.get(article.key)
+            if slot is None:
+                target, body = self._article_rows(article)
+                slot = slots[article.key] = len(targets)
+                targets.append(target)
+                bodies.append(body)
+            index[position] = slot
         negated, questioned = cue_flags(documents, self.negations, texts)
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
         return context_features(
             documents,
             sp.vstack(targets, format="csr"),
             sp.vstack(bodies, format="csr"),
+            index,
             has_context,
             negated,
             questioned,

@@ -112,29 +112,44 @@ class Article:
         return None if article.empty else article
 
 
-def _row_normalise(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
-    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sp.csr_matrix(sp.diags(scale) @ matrix)
+def row_norms(matrix: sp.csr_matrix) -> NDArray[np.float64]:
+    """Euclidean norm of every row of a CSR matrix, straight from its data."""
+    squares = np.asarray(matrix.data, dtype=np.float64) ** 2
+    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+    return np.sqrt(np.bincount(rows, weights=squares, minlength=matrix.shape[0]))
+
+
+def _cosines(
+    comments: sp.csr_matrix,
+    comment_norms: NDArray[np.float64],
+    references: sp.csr_matrix,
+    index: NDArray[np.int64],
+) -> NDArray[np.float64]:
+    """Cosine of each comment with its own reference row (``references[index[i]]``)."""
+    dots = np.asarray((comments @ references.T).toarray(), dtype=np.float64)
+    mine = dots[np.arange(len(index)), index]
+    norms = comment_norms * row_norms(references)[index]
+    return np.divide(mine, norms, out=np.zeros_like(mine), where=norms > 0)
 
 
 def context_features(
     comments: sp.csr_matrix,
     targets: sp.csr_matrix,
     articles: sp.csr_matrix,
+    index: NDArray[np.int64],
     has_context: NDArray[np.bool_],
     negated: NDArray[np.bool_],
     questioned: NDArray[np.bool_],
 ) -> NDArray[np.float32]:
     """The ``CONTEXT_FEATURES`` block: one row per comment.
 
-    ``targets``/``articles`` are the TF-IDF rows of each comment's target statement and of
-    its title + lead (zero rows without an article). Cosines in the shared feature space
-    (word and character n-grams, so inflected forms still meet).
+    ``targets``/``articles`` hold the TF-IDF rows of the distinct articles of the batch
+    (target statement; title + lead), and ``index`` says which is each comment's. Cosines in
+    the shared feature space (word and character n-grams, so inflected forms still meet).
     """
-    comment_rows = _row_normalise(comments)
-    to_target = np.asarray(comment_rows.multiply(_row_normalise(targets)).sum(axis=1)).ravel()
-    to_article = np.asarray(comment_rows.multiply(_row_normalise(articles)).sum(axis=1)).ravel()
+    norms = row_norms(comments)
+    to_target = _cosines(comments, norms, targets, index)
+    to_article = _cosines(comments, norms, articles, index)
     negation = negated.astype(np.float64)
     out = np.column_stack(
         [
@@ -160,11 +175,9 @@ def cue_flags(
     documents: sp.csr_matrix, negations: NDArray[np.int64], texts: Sequence[str]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(negated, questioned) per comment: read off the feature rows already computed."""
-    negated = (
-        np.asarray(documents[:, negations].getnnz(axis=1) > 0)
-        if negations.size
-        else np.zeros(documents.shape[0], dtype=bool)
-    )
+    hits = np.isin(documents.indices, negations).astype(np.int64)
+    rows = np.repeat(np.arange(documents.shape[0]), np.diff(documents.indptr))
+    negated = np.bincount(rows, weights=hits, minlength=documents.shape[0]) > 0
     questioned = np.fromiter((bool(_QUESTION.search(t)) for t in texts), bool, len(texts))
     return negated, questioned
 
@@ -219,10 +232,16 @@ def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int_]) -> float:
     return float(np.exp(found.x))
 
 
-def label_result(labels: tuple[str, ...], row: NDArray[np.float64]) -> tuple[str, dict[str, float]]:
-    """The most probable label and the rounded per-label probabilities."""
-    scores = {label: round(float(p), 4) for label, p in zip(labels, row, strict=True)}
-    return labels[int(np.argmax(row))], scores
+def label_results(
+    labels: tuple[str, ...], probabilities: NDArray[np.float64]
+) -> list[tuple[str, dict[str, float]]]:
+    """Per row: the most probable label and the rounded per-label probabilities."""
+    best = probabilities.argmax(axis=1).tolist()
+    rounded = np.round(probabilities, 4).tolist()
+    return [
+        (labels[b], dict(zip(labels, row, strict=True)))
+        for b, row in zip(best, rounded, strict=True)
+    ]
 
 
 def describe(head: ClassHead | None) -> dict[str, Any]:

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
-from typing import Final
+from typing import Final, overload
 
 from moderation.model.features import TextFeaturizer, Unit
 from moderation.text.normalize import Normalizer
@@ -36,8 +37,13 @@ class Encoded:
     entries: list[list[_Entry]] | None  # per part; None when units are per word (slow path)
     normalizer: Normalizer
 
-    def offsets(self) -> list[tuple[int, int]]:
-        """(begin, end) in the original text of every unit, in order."""
+    def offsets(self, upto: int | None = None) -> Sequence[tuple[int, int]]:
+        """(begin, end) in the original text of every unit, in order; with ``upto``, only
+        as far as unit ``upto`` (spans rarely need the end of a long comment)."""
+        if self.entries is not None and len(self.parts) == 1:
+            entries = self.entries[0]
+            if _EMPTY not in list(map(_KIND, entries)):  # unit i is raw token i
+                return _TokenOffsets(self.parts[0], entries, upto)
         out: list[tuple[int, int]] = []
         for number, (text, shift) in enumerate(self.parts):
             if self.entries is None:
@@ -52,7 +58,42 @@ class Encoded:
                 if end <= begin:  # a raw token of pure punctuation: point at all of it
                     begin, end = match.start(), match.end()
                 out.append((begin + shift, end + shift))
+                if upto is not None and len(out) > upto:
+                    return out
         return out
+
+
+class _TokenOffsets(Sequence[tuple[int, int]]):
+    """Offsets of a comment whose every raw token is one unit, trimmed only when read.
+
+    Explanations read a handful of positions, so the raw tokens are found in C
+    (``finditer``) and their edge punctuation is trimmed for the positions asked for.
+    """
+
+    __slots__ = ("_entries", "_shift", "_spans")
+
+    def __init__(self, part: tuple[str, int], entries: list[_Entry], upto: int | None) -> None:
+        text, self._shift = part
+        self._entries = entries
+        count = len(entries) if upto is None else min(len(entries), upto + 1)
+        self._spans = [match.span() for match in islice(_RAW.finditer(text), count)]
+
+    def __len__(self) -> int:
+        return len(self._spans)
+
+    @overload
+    def __getitem__(self, position: int) -> tuple[int, int]: ...
+    @overload
+    def __getitem__(self, position: slice) -> Sequence[tuple[int, int]]: ...
+    def __getitem__(self, position: int | slice) -> tuple[int, int] | Sequence[tuple[int, int]]:
+        if isinstance(position, slice):
+            return [self[i] for i in range(*position.indices(len(self)))]
+        start, stop = self._spans[position]
+        _, _, lead, trail = self._entries[position]
+        begin, end = start + lead, stop - trail
+        if end <= begin:  # a raw token of pure punctuation: point at all of it
+            begin, end = start, stop
+        return begin + self._shift, end + self._shift
 
 
 class UnitCache:
