@@ -16,7 +16,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
-from moderation import config
+from moderation import admin_cli, config
 from moderation.errors import ModerationError
 
 BATCH_LINES = 512
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print one JSON document instead of tables"
     )
     evaluate.add_argument("--model", dest="sub_model", metavar="DIR", help=argparse.SUPPRESS)
+    admin_cli.add_commands(commands)
     return parser
 
 
@@ -147,6 +148,8 @@ def _evaluate(scorer: Any, corpora: Path, as_json: bool, out: TextIO) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in admin_cli.COMMANDS:  # the review store's commands need no model
+        return admin_cli.run(args)
     try:
         from moderation.scoring import Scorer
 

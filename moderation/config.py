@@ -41,6 +41,15 @@ def _probability(value: str) -> float:
     return number
 
 
+def _codes(value: str) -> tuple[str, ...]:
+    """A comma-separated list of short lowercase codes (reason codes)."""
+    codes = tuple(code.strip() for code in value.split(",") if code.strip())
+    bad = [code for code in codes if not code.replace("_", "").isalnum() or not code.islower()]
+    if not codes or bad:
+        raise ValueError(f"must be comma-separated lowercase codes (a-z, 0-9, _), got {value!r}")
+    return codes
+
+
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(value: str) -> str:
         if value not in options:
@@ -104,6 +113,27 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _positive_int,
         "3",
         "At most this many spans per attribute, strongest first.",
+    ),
+    # -- the review store (issue 4): moderation/review -------------------------------------
+    Setting(
+        "database",
+        str,
+        "sqlite:///moderation.db",
+        "Review store URL: sqlite:///FILE (relative to the working directory; WAL mode) or "
+        "postgresql://USER@HOST/DB (psycopg 3). Migrated at start.",
+    ),
+    Setting(
+        "lease_seconds",
+        _positive_int,
+        "300",
+        "How long a moderator's claim on a queued comment lasts; then it returns to the queue.",
+    ),
+    Setting(
+        "reason_codes",
+        _codes,
+        "spam,insult,threat,hate,obscene,off_topic,personal_data,other",
+        "Reason codes a rejection may give (comma-separated); insult, threat, hate and obscene "
+        "also label exported training data.",
     ),
 )
 

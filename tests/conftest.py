@@ -86,3 +86,47 @@ def corpora_root() -> Path:
     if root is None:
         pytest.skip("needs ../shared/datasets (or MODERATION_CORPORA=<dir>)")
     return root
+
+
+# -- review store databases (issue 4): real SQLite and real PostgreSQL ---------------------
+
+
+@pytest.fixture(scope="session")
+def postgres_url():  # type: ignore[no-untyped-def]
+    """A throwaway, migrated PostgreSQL database for the session, dropped at the end.
+
+    Skips (with the reason) when PostgreSQL is unreachable; fails instead under CI=true.
+    """
+    from db import throwaway_postgres
+
+    from moderation.review import Store
+
+    with throwaway_postgres() as url:
+        store = Store(url)
+        store.migrate()
+        store.close()
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies instead of migrating again."""
+    from moderation.review import Store
+
+    path = tmp_path_factory.mktemp("review_template") / "template.db"
+    store = Store(f"sqlite:///{path}")
+    store.migrate()
+    store.close()
+    return path
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty, migrated review database on each backend in turn."""
+    from db import empty_postgres, sqlite_copy
+
+    if request.param == "sqlite":
+        return sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+    url: str = request.getfixturevalue("postgres_url")
+    empty_postgres(url)
+    return url

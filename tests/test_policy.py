@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,8 @@ from moderation.policy import (
     policy_from_dict,
 )
 
+# The ``thresholds`` block of a manifest written by ``train.py`` (own corpus), with the English
+# identity_attack threshold raised to 0.85 to show a flag threshold above 0.8 is kept.
 MANIFEST: dict[str, Any] = {
     "thresholds": {
         "pl": {
@@ -70,14 +71,6 @@ def test_default_policy_reviews_at_flag_threshold_and_holds_severe_harms() -> No
         "repeat_offender_days": 30,
         "repeat_offender_action": "review",
     }
-
-
-def test_default_policy_from_a_trained_bundle(tiny_bundle_dir: Path) -> None:
-    manifest = json.loads((tiny_bundle_dir / "manifest.json").read_text(encoding="utf-8"))
-    policy = default_policy(manifest)
-    for language, table in manifest["thresholds"].items():
-        assert policy.review[f"{language}:toxicity"] == table["toxicity"]
-        assert policy.hold[f"{language}:threat"] >= 0.8
 
 
 def test_default_policy_needs_thresholds() -> None:

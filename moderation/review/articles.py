@@ -1,0 +1,130 @@
+"""Articles (stance context, per-article policy overrides) and the site-wide policy.
+
+A mixin of ``Store``: the same database, clock and audit log, kept in its own module so
+each file stays about one thing. Policies are stored as the JSON the caller validated
+with ``moderation.policy.merge_override``; the store does not interpret them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import Connection, Insert, select, update
+
+from moderation.errors import NotFoundError
+from moderation.review import rows
+from moderation.review.database import Database
+from moderation.review.records import ArticleIn, Principal
+from moderation.review.schema import articles, settings
+
+SITE_POLICY: Final = "site_policy"
+
+
+class ArticleStore:
+    """Article rows and policy settings; every change is audited in its own transaction."""
+
+    db: Database
+    now: Callable[[], datetime]
+    _insert_audit: Insert
+
+    def touch_article(self, conn: Connection, article: ArticleIn, now: datetime) -> None:
+        """Insert the article, or update its texts when they changed, inside ``conn``.
+
+        A read first, so the common case (a known article, unchanged) writes nothing and
+        takes no row lock: every comment on a busy article passes through here.
+        """
+        texts = {"title": article.title, "lead": article.lead, "target": article.target}
+        current = conn.execute(
+            select(articles.c.title, articles.c.lead, articles.c.target).where(
+                articles.c.id == article.id
+            )
+        ).first()
+        if current is None:
+            conn.execute(
+                self.db.insert(articles)
+                .values(id=article.id, updated_at=now, **texts)
+                .on_conflict_do_nothing(index_elements=[articles.c.id])
+            )
+            return
+        given = {key: value for key, value in texts.items() if value is not None}
+        if any(getattr(current, key) != value for key, value in given.items()):
+            conn.execute(
+                update(articles).where(articles.c.id == article.id).values(updated_at=now, **given)
+            )
+
+    def upsert_article(self, article: ArticleIn) -> None:
+        """Record an article's title/lead/target (texts left as None keep their old value)."""
+        with self.db.write() as conn:
+            self.touch_article(conn, article, self.now())
+
+    def get_article(self, article_id: str) -> ArticleIn:
+        """An article seen before (upserted or commented on); NotFoundError otherwise."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(articles.c.id, articles.c.title, articles.c.lead, articles.c.target).where(
+                    articles.c.id == article_id
+                )
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no article with id {article_id!r}")
+        return ArticleIn(row.id, row.title, row.lead, row.target)
+
+    def set_article_policy(
+        self, article_id: str, override: Mapping[str, Any] | None, actor: Principal
+    ) -> None:
+        """Set (or with None clear) an article's policy override; audited."""
+        now = self.now()
+        value = None if override is None else dict(override)
+        with self.db.write() as conn:
+            self.touch_article(conn, ArticleIn(article_id), now)
+            conn.execute(
+                update(articles)
+                .where(articles.c.id == article_id)
+                .values(policy=value, updated_at=now)
+            )
+            conn.execute(
+                self._insert_audit,
+                rows.audit_values(
+                    now,
+                    actor,
+                    "set_article_policy",
+                    details={"article_id": article_id, "policy": value},
+                ),
+            )
+
+    def get_policy_override(self, article_id: str) -> Mapping[str, Any] | None:
+        """The article's policy override, or None (also for an unknown article)."""
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(articles.c.policy).where(articles.c.id == article_id)
+            ).scalar_one_or_none()
+        return None if value is None else dict(value)
+
+    def site_policy(self) -> Mapping[str, Any] | None:
+        """The site policy set by an admin, or None (the bundle's defaults apply)."""
+        with self.db.read() as conn:
+            value = conn.execute(
+                select(settings.c.value).where(settings.c.key == SITE_POLICY)
+            ).scalar_one_or_none()
+        return None if value is None else dict(value)
+
+    def set_site_policy(self, policy: Mapping[str, Any] | None, actor: Principal) -> None:
+        """Replace (or with None clear) the site policy; audited."""
+        now = self.now()
+        value = None if policy is None else dict(policy)
+        row = {"key": SITE_POLICY, "value": value, "updated_at": now, "updated_by": actor.name}
+        with self.db.write() as conn:
+            conn.execute(
+                self.db.insert(settings)
+                .values(row)
+                .on_conflict_do_update(
+                    index_elements=[settings.c.key],
+                    set_={"value": value, "updated_at": now, "updated_by": actor.name},
+                )
+            )
+            conn.execute(
+                self._insert_audit,
+                rows.audit_values(now, actor, "set_site_policy", details={"policy": value}),
+            )

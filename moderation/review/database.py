@@ -1,0 +1,138 @@
+"""One engine per database URL, short transactions, and database errors as library errors.
+
+SQLite and PostgreSQL share every statement; the differences live here:
+
+* SQLite runs in WAL mode with ``synchronous=NORMAL`` (a commit survives the process being
+  killed; only a power cut can lose the last moments) and a ``busy_timeout`` so concurrent
+  writers wait instead of failing. sqlite3's own transaction handling is switched off and
+  write transactions start with ``BEGIN IMMEDIATE``: they take the write lock up front, so
+  a read-then-write (claim, decide) can never fail half-way on a lock upgrade.
+* PostgreSQL uses psycopg 3 (``postgresql://`` URLs are read as ``postgresql+psycopg://``),
+  pre-pings pooled connections so the first request after a database restart succeeds, and
+  claims rows with ``FOR UPDATE SKIP LOCKED``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, Final
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+
+from moderation.errors import ConflictError, StorageUnavailableError
+
+log = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+WRITE_OPTION: Final = "moderation_write"
+
+
+def normalise_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` mean psycopg 3, the driver the project ships."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine plus the transaction helpers every store module uses."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalise_url(url)
+        try:
+            parsed = make_url(self.url)
+        except exc.ArgumentError as error:
+            raise StorageUnavailableError(f"not a database URL: {url!r}") from error
+        self.dialect = parsed.get_backend_name()
+        if self.dialect not in ("sqlite", "postgresql"):
+            raise StorageUnavailableError(
+                f"unsupported database {self.dialect!r}: use sqlite:/// or postgresql://"
+            )
+        options: dict[str, Any] = {}
+        if self.is_postgres:
+            options.update(pool_pre_ping=True, pool_size=10, max_overflow=20)
+        try:
+            self.engine: Engine = create_engine(self.url, **options)
+        except (exc.ArgumentError, ImportError) as error:
+            raise StorageUnavailableError(f"cannot use {safe_url(self.url)}: {error}") from error
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect == "postgresql"
+
+    def insert(self, table: Any) -> Any:
+        """The dialect's INSERT, which has ``on_conflict_do_nothing`` on both databases."""
+        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection for reads; its transaction ends (rolled back) on leaving."""
+        with translate_errors(self.url), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """One write transaction: committed on success, rolled back on any error.
+
+        On SQLite it starts with ``BEGIN IMMEDIATE`` (writers queue on ``busy_timeout``).
+        """
+        with translate_errors(self.url), self.engine.connect() as conn:
+            conn.execution_options(**{WRITE_OPTION: True})
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def translate_errors(url: str) -> Iterator[None]:
+    """SQLAlchemy's errors as library errors: a constraint is a conflict, the rest an outage."""
+    try:
+        yield
+    except exc.IntegrityError as error:
+        raise ConflictError(f"conflicts with stored data: {error.orig}") from error
+    except exc.SQLAlchemyError as error:
+        # Only the driver's first line: SQLAlchemy's own text would repeat the statement's
+        # parameters (comment texts, digests) into logs and responses.
+        cause = getattr(error, "orig", None) or error
+        first_line = (str(cause).strip().splitlines() or [""])[0]
+        log.warning("database error on %s: %s: %s", safe_url(url), type(cause).__name__, first_line)
+        raise StorageUnavailableError(
+            f"database unavailable ({safe_url(url)}): {type(cause).__name__}: {first_line}"
+        ) from error

@@ -1,0 +1,79 @@
+"""Migrations from an empty database, on both backends, also with replicas starting at once."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from db import throwaway_postgres
+
+from moderation.review import Store
+from moderation.review.migrate import current_revision, head_revision
+from moderation.review.schema import metadata
+
+# Each replica imports first, then waits for the same instant so the upgrades overlap.
+MIGRATE = """
+import sys, time
+from moderation.review import Store
+store = Store(sys.argv[1])
+time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+store.migrate()
+store.close()
+"""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    request.getfixturevalue("postgres_url")  # skips (or fails under CI) without PostgreSQL
+    with throwaway_postgres() as url:
+        yield url
+
+
+def test_replicas_migrate_an_empty_database_at_once(empty_url: str) -> None:
+    # Two processes (the database's lock) and two threads (the in-process lock) at once.
+    start = time.time() + 1.5
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", MIGRATE, empty_url, str(start)], stderr=subprocess.PIPE
+        )
+        for _ in range(2)
+    ]
+    stores = [Store(empty_url) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def migrate(store: Store) -> None:
+        try:
+            time.sleep(max(0.0, start - time.time()))
+            store.migrate()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=migrate, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    try:
+        for process in processes:
+            _, stderr = process.communicate(timeout=60)
+            assert process.returncode == 0, stderr.decode()
+        assert errors == []
+        stores[0].migrate()  # and once more: a no-op
+        assert current_revision(stores[0].db) == head_revision() == "0001_initial"
+        # The revisions build exactly the tables schema.py declares.
+        with stores[0].db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+        stores[0].ping()
+    finally:
+        for store in stores:
+            store.close()

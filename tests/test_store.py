@@ -1,0 +1,419 @@
+"""The review store on real SQLite and real PostgreSQL: one test body, both databases."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+
+import pytest
+from review_helpers import ADMIN, API, JAN, OLA, Clock, put, scored
+
+from moderation.errors import (
+    ConflictError,
+    InvalidReasonError,
+    LeaseError,
+    LeaseExpiredError,
+    NotFoundError,
+    StorageUnavailableError,
+)
+from moderation.policy import Decision
+from moderation.review import (
+    ArticleIn,
+    InvalidRequestError,
+    QueueQuery,
+    Store,
+    Submission,
+)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def store(database_url: str, clock: Clock) -> Iterator[Store]:
+    store = Store(database_url, clock=clock)
+    yield store
+    store.close()
+
+
+def actions(store: Store, comment_id: str) -> list[tuple[str, str, str | None, str | None]]:
+    return [
+        (entry.actor, entry.action, entry.from_status, entry.to_status)
+        for entry in store.audit(comment_id)
+    ]
+
+
+# -- submission -------------------------------------------------------------------------------
+def test_submit_stores_scores_decision_and_audit(store: Store, clock: Clock) -> None:
+    submission = Submission("c-1", "Jesteś idiotą", "author-1", ArticleIn("art-1", "Tytuł"))
+    decision = Decision("review", "review:toxicity>=0.62", ("review:toxicity>=0.62",))
+    record, created = store.submit(submission, scored(toxicity=0.9, insult=0.8), decision, API)
+    assert created
+    stored = store.get_comment("c-1")
+    assert stored == replace(record, history=stored.history)
+    assert (stored.status, stored.article_id, stored.author_id) == ("review", "art-1", "author-1")
+    assert stored.scores["toxicity"] == 0.9 and stored.flagged == ("toxicity", "insult")
+    assert stored.result == {"spans": scored()["spans"]}
+    assert stored.decision == decision.to_dict()
+    assert stored.submitted_by == "api_key:cms" and stored.model_version == "test-1"
+    assert stored.history is not None and [e.to_dict()["action"] for e in stored.history] == [
+        "submit"
+    ]
+    entry = stored.history[0]
+    assert (entry.actor_kind, entry.actor, entry.from_status, entry.to_status) == (
+        "system",
+        "policy",
+        None,
+        "review",
+    )
+    assert entry.details == {**decision.to_dict(), "submitted_by": "api_key:cms"}
+    assert store.outbox_due(clock(), 10) == []  # queued, not final: no webhook yet
+
+
+def test_published_comment_goes_to_the_outbox(store: Store, clock: Clock) -> None:
+    put(store, "c-1", "publish", toxicity=0.01)
+    (item,) = store.outbox_due(clock(), 10)
+    assert item.event == "comment.published" and item.comment_id == "c-1"
+    assert item.payload["decided_by"] is None and item.payload["status"] == "published"
+
+
+def test_submit_is_idempotent_and_conflicts_on_other_text(store: Store) -> None:
+    first = put(store, "c-1", toxicity=0.9)
+    again, created = store.submit(
+        Submission("c-1", first.text, "author-1"),
+        scored(toxicity=0.1),  # a retry scored by a newer model changes nothing
+        Decision("publish", "below_thresholds", ()),
+        API,
+    )
+    assert not created and again == first
+    with pytest.raises(ConflictError):
+        store.submit(Submission("c-1", "inny tekst"), scored(), Decision("publish", "x", ()), API)
+    assert store.get_comment("c-1", with_history=False) == first
+    assert len(store.audit("c-1")) == 1
+
+
+def test_submit_many_is_all_or_nothing(store: Store) -> None:
+    put(store, "old", text="pierwszy")
+    publish = Decision("publish", "below_thresholds", ())
+    batch = [
+        (Submission("n-1", "nowy", "a", ArticleIn("art-5", "T")), scored(), publish),
+        (Submission("old", "pierwszy"), scored(toxicity=0.9), publish),  # a retry: unchanged
+    ]
+    stored = store.submit_many(batch, API)
+    assert [(record.id, record.status, created) for record, created in stored] == [
+        ("n-1", "published", True),
+        ("old", "review", False),
+    ]
+    conflicting = [
+        (Submission("n-2", "drugi"), scored(), publish),
+        (Submission("old", "zmieniony"), scored(), publish),
+    ]
+    with pytest.raises(ConflictError):
+        store.submit_many(conflicting, API)
+    with pytest.raises(NotFoundError):  # nothing of the failed batch was written
+        store.get_comment("n-2")
+    assert [e.comment_id for e in store.audit()] == ["old", "n-1"]
+    assert store.get_article("art-5") == ArticleIn("art-5", "T")
+
+
+def test_articles_keep_their_texts(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.get_article("art-1")
+    put(store, "c-1")  # with article art-1, title "Tytuł"
+    assert store.get_article("art-1") == ArticleIn("art-1", "Tytuł")
+    store.upsert_article(ArticleIn("art-1", lead="Lead", target="Rosja"))
+    assert store.get_article("art-1") == ArticleIn("art-1", "Tytuł", "Lead", "Rosja")
+
+
+def test_unknown_comment(store: Store) -> None:
+    with pytest.raises(NotFoundError):
+        store.get_comment("nope")
+
+
+# -- queues, claims, leases, decisions ------------------------------------------------------
+def test_list_queue_filters_and_orders(store: Store) -> None:
+    put(store, "low", toxicity=0.6)
+    put(store, "high", toxicity=0.95, threat=0.1)
+    put(store, "held", "hold", toxicity=0.7, threat=0.9)
+    put(store, "en", language="en", article="art-2", toxicity=0.8)
+    put(store, "pub", "publish", toxicity=0.1)
+
+    def ids(**query: object) -> list[str]:
+        return [c.id for c in store.list_queue(QueueQuery(**query))]  # type: ignore[arg-type]
+
+    assert ids() == ["high", "en", "held", "low"]
+    assert ids(order="oldest") == ["low", "high", "held", "en"]
+    assert ids(status=("held",)) == ["held"]
+    assert ids(language="en") == ["en"]
+    assert ids(article_id="art-2") == ["en"]
+    assert ids(attribute="threat") == ["held", "high", "low", "en"]
+    assert ids(attribute="threat", min_score=0.05) == ["held", "high"]
+    assert ids(min_score=0.7, max_score=0.9) == ["en", "held"]
+    assert ids(limit=2, offset=1) == ["en", "held"]
+    with pytest.raises(InvalidRequestError):
+        ids(attribute="rudeness")
+    with pytest.raises(InvalidRequestError):
+        ids(status=("deleted",))
+
+
+def test_claim_lease_decide(store: Store, clock: Clock) -> None:
+    for n, score in enumerate([0.7, 0.9, 0.8]):
+        put(store, f"c-{n}", toxicity=score)
+    mine = store.claim("ola", 2, 300, QueueQuery())
+    assert [c.id for c in mine] == ["c-1", "c-2"]  # highest score first
+    assert all(c.claimed_by == "ola" and c.lease_expires_at for c in mine)
+    theirs = store.claim("jan", 5, 300, QueueQuery())
+    assert [c.id for c in theirs] == ["c-0"]  # never someone else's live lease
+    assert store.claim("jan", 5, 300, QueueQuery()) == []
+    assert [c.id for c in store.list_queue(QueueQuery(include_claimed=False))] == []
+
+    with pytest.raises(LeaseError) as not_holder:
+        store.decide("c-1", JAN, "approve", None, None)
+    assert not_holder.value.code == "not_lease_holder"
+    with pytest.raises(InvalidReasonError):
+        store.decide("c-1", OLA, "reject", None, None)
+    with pytest.raises(InvalidReasonError):
+        store.decide("c-1", OLA, "reject", "ugly", None)
+    with pytest.raises(InvalidRequestError):
+        store.decide("c-1", OLA, "delete", None, None)
+    with pytest.raises(NotFoundError):
+        store.decide("nope", OLA, "approve", None, None)
+
+    rejected = store.decide("c-1", OLA, "reject", "insult", "wyzwiska")
+    assert (rejected.status, rejected.reason, rejected.note) == ("rejected", "insult", "wyzwiska")
+    assert (rejected.decided_by, rejected.claimed_by) == ("ola", None)
+    assert store.get_comment("c-1", with_history=False) == rejected
+    assert actions(store, "c-1") == [
+        ("policy", "submit", None, "review"),
+        ("ola", "claim", "review", "review"),
+        ("ola", "reject", "review", "rejected"),
+    ]
+    with pytest.raises(ConflictError):  # already decided
+        store.decide("c-1", OLA, "approve", None, None)
+    (outbox,) = store.outbox_due(clock(), 10)
+    assert outbox.payload["status"] == "rejected" and outbox.payload["reason"] == "insult"
+    assert "wyzwiska" not in str(outbox.payload)  # the note is for colleagues only
+
+
+def test_expired_lease(store: Store, clock: Clock) -> None:
+    put(store, "c-1", toxicity=0.9)
+    put(store, "c-2", toxicity=0.8)
+    store.claim("ola", 2, 30, QueueQuery())
+    clock.advance(31)
+    with pytest.raises(LeaseExpiredError) as expired:
+        store.decide("c-1", OLA, "approve", None, None)
+    assert expired.value.code == "lease_expired"
+    # The lapsed items are back in the queue: another moderator takes them.
+    assert [c.id for c in store.claim("jan", 1, 30, QueueQuery())] == ["c-1"]
+    with pytest.raises(LeaseError) as taken:
+        store.decide("c-1", OLA, "approve", None, None)
+    assert taken.value.code == "not_lease_holder"
+    assert store.decide("c-1", JAN, "approve", None, None).status == "approved"
+    assert store.get_comment("c-2", with_history=False).status == "review"
+
+
+def test_release_and_escalate(store: Store) -> None:
+    put(store, "c-1", "hold", toxicity=0.9, threat=0.9)
+    store.claim("ola", 1, 300, QueueQuery())
+    with pytest.raises(LeaseError):
+        store.release("c-1", "jan")
+    released = store.release("c-1", "ola")
+    assert released.claimed_by is None and released.status == "held"
+    store.claim("ola", 1, 300, QueueQuery())
+    escalated = store.decide("c-1", OLA, "escalate", None, "groźba?")
+    assert (escalated.status, escalated.claimed_by, escalated.decided_by) == (
+        "escalated",
+        None,
+        None,
+    )
+    assert store.claim("jan", 5, 300, QueueQuery()) == []  # moderators' queues exclude it
+    (claimed,) = store.claim("szefowa", 5, 300, QueueQuery(status=("escalated",)))
+    assert store.decide(claimed.id, ADMIN, "reject", "threat", None).status == "rejected"
+    assert [a for _, a, _, _ in actions(store, "c-1")] == [
+        "submit",
+        "claim",
+        "release",
+        "claim",
+        "escalate",
+        "claim",
+        "reject",
+    ]
+
+
+def test_bulk_decide_reports_each_item(store: Store) -> None:
+    for n in range(3):
+        put(store, f"c-{n}", toxicity=0.9)
+    store.claim("ola", 2, 300, QueueQuery(order="oldest"))
+    outcomes = store.decide_many(["c-0", "c-1", "c-2", "nope"], OLA, "approve", None, None)
+    assert [getattr(o, "status", None) or o.code for o in outcomes] == [
+        "approved",
+        "approved",
+        "not_lease_holder",
+        "not_found",
+    ]
+
+
+@pytest.mark.parametrize("moderators", [6])
+def test_concurrent_claims_never_double_claim_or_lose(store: Store, moderators: int) -> None:
+    total = 60
+    for n in range(total):
+        put(store, f"c-{n:02d}", toxicity=0.5 + n / 200)
+    claimed: dict[str, list[str]] = {f"m{i}": [] for i in range(moderators)}
+    errors: list[BaseException] = []
+    start = threading.Barrier(moderators)
+
+    def work(name: str) -> None:
+        try:
+            start.wait()
+            moderator = replace(OLA, name=name)
+            while batch := store.claim(name, 3, 300, QueueQuery()):
+                for item in batch:
+                    claimed[name].append(item.id)
+                    store.decide(item.id, moderator, "approve", None, None)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(name,)) for name in claimed]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    every = [cid for ids in claimed.values() for cid in ids]
+    assert Counter(every).most_common(1)[0][1] == 1  # nothing claimed twice
+    assert sorted(every) == [f"c-{n:02d}" for n in range(total)]  # nothing lost
+    assert sum(1 for ids in claimed.values() if ids) > 1  # they really worked side by side
+    audit = Counter(entry.action for entry in store.audit(limit=1000))
+    assert audit == {"submit": total, "claim": total, "approve": total}
+    assert store.queue_stats().depth["review"] == 0
+
+
+# -- authors, audit, policies, stats, outbox, export ----------------------------------------
+def test_author_history_and_recent_rejections(store: Store, clock: Clock) -> None:
+    for n in range(3):
+        put(store, f"c-{n}", toxicity=0.9, author="troll")
+    put(store, "other", toxicity=0.9, author="someone")
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("c-0", OLA, "reject", "insult", None)
+    clock.advance(40 * 86400)
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("c-1", OLA, "reject", "spam", None)
+    store.decide("c-2", OLA, "approve", None, None)
+    assert store.recent_rejections("troll", 30) == 1
+    assert store.recent_rejections("troll", 60) == 2
+    history = store.author_history("troll")
+    assert history.counts == {"rejected": 2, "approved": 1}
+    assert history.recent_rejections == 1
+    assert [c.id for c in history.comments] == ["c-2", "c-1", "c-0"]
+    assert history.to_dict()["comments"][0]["status"] == "approved"
+
+
+def test_audit_paging(store: Store) -> None:
+    for n in range(5):
+        put(store, f"c-{n}")
+    first = store.audit(limit=2)
+    rest = store.audit(after_id=first[-1].id)
+    assert [e.comment_id for e in first + rest] == [f"c-{n}" for n in range(5)]
+
+
+def test_article_and_site_policies_are_stored_and_audited(store: Store) -> None:
+    assert store.get_policy_override("art-9") is None and store.site_policy() is None
+    store.upsert_article(ArticleIn("art-9", "Tytuł", "Lead", "Rosja"))
+    store.set_article_policy("art-9", {"premoderate": True}, ADMIN)
+    assert store.get_policy_override("art-9") == {"premoderate": True}
+    store.set_site_policy({"hold": {"threat": 0.7}}, ADMIN)
+    store.set_site_policy({"hold": {"threat": 0.75}}, ADMIN)
+    assert store.site_policy() == {"hold": {"threat": 0.75}}
+    store.set_article_policy("art-9", None, ADMIN)
+    assert store.get_policy_override("art-9") is None
+    assert [(e.actor, e.action) for e in store.audit()] == [
+        ("szefowa", "set_article_policy"),
+        ("szefowa", "set_site_policy"),
+        ("szefowa", "set_site_policy"),
+        ("szefowa", "set_article_policy"),
+    ]
+
+
+def test_queue_stats(store: Store, clock: Clock) -> None:
+    put(store, "r-1")
+    put(store, "h-1", "hold", threat=0.9)
+    put(store, "p-1", "publish")
+    clock.advance(60)
+    store.claim("ola", 1, 300, QueueQuery(status=("held",)))
+    stats = store.queue_stats()
+    assert stats.depth == {"review": 1, "held": 1, "escalated": 0}
+    assert 60 <= stats.oldest_age_seconds["review"] < 61 and stats.claimed == 1
+
+
+def test_outbox_lease_delivery_and_retry(store: Store, clock: Clock) -> None:
+    put(store, "a", "publish")
+    put(store, "b", "publish")
+    now = clock()
+    due = store.outbox_due(now, 10, lease_seconds=60)
+    assert [i.comment_id for i in due] == ["a", "b"]
+    assert store.outbox_due(now, 10) == []  # leased to this worker
+    store.outbox_delivered(due[0].id)
+    store.outbox_failed(due[1].id, "HTTP 503", now + timedelta(seconds=5))
+    (retry,) = store.outbox_due(now + timedelta(seconds=5), 10)
+    assert (retry.comment_id, retry.attempts) == ("b", 1)
+    assert store.outbox_due(now + timedelta(hours=1), 10)[0].comment_id == "b"
+    with pytest.raises(NotFoundError):
+        store.outbox_delivered(999)
+
+
+def test_export_decisions_as_training_data(store: Store) -> None:
+    for n in range(4):
+        put(store, f"c-{n}", toxicity=0.9, text=f"tekst {n}")
+    store.claim("ola", 4, 300, QueueQuery(order="oldest"))
+    store.decide("c-0", OLA, "approve", None, None)
+    store.decide("c-1", OLA, "reject", "hate", None)
+    store.decide("c-2", OLA, "reject", "spam", None)  # says nothing about toxicity
+    lines = list(store.export_decisions())
+    zeros = dict.fromkeys(
+        ("toxicity", "severe_toxicity", "insult", "threat", "obscene", "identity_attack"), 0
+    )
+    assert lines == [
+        {
+            "id": "moderator-c-0",
+            "text": "tekst 0",
+            "lang": "pl",
+            "labels": zeros,
+            "source": "moderator",
+            "tags": ["moderator", "approved"],
+        },
+        {
+            "id": "moderator-c-1",
+            "text": "tekst 1",
+            "lang": "pl",
+            "labels": {**zeros, "toxicity": 1, "identity_attack": 1},
+            "source": "moderator",
+            "tags": ["moderator", "rejected", "reason:hate"],
+        },
+    ]
+
+
+# -- failures ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://postgres@127.0.0.1:1/nowhere",
+        "sqlite:////nonexistent-dir/review.db",
+    ],
+)
+def test_unreachable_database_is_a_library_error(url: str) -> None:
+    store = Store(url)
+    try:
+        with pytest.raises(StorageUnavailableError):
+            store.ping()
+    finally:
+        store.close()
+
+
+def test_unsupported_url() -> None:
+    with pytest.raises(StorageUnavailableError):
+        Store("mysql://localhost/x")
