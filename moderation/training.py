@@ -72,6 +72,8 @@ class TrainingConfig:
         default_factory=lambda: {"pl": {"char_weight": 2.0}, "en": {"char_weight": 1.0}}
     )
     min_positives: int = 5
+    #: Article folds of the stance/sentiment cross-validation (evaluation and temperatures).
+    stance_folds: int = 4
     #: Corpora of each language's toxicity head; None trains it on every corpus given.
     toxicity_sources: dict[str, frozenset[str]] | None = field(
         default_factory=lambda: dict(TOXICITY_SOURCES)
@@ -412,7 +414,7 @@ def train(
         if stance_corpus is not None and stance_comments:
             progress(f"{language}: stance and sentiment on {len(stance_comments):,} comments")
             data = featurize(stance_comments, stance_corpus[0], run.model.featurizer, normalizer)
-            heads = train_stance_heads(data, progress)
+            heads = train_stance_heads(data, progress, folds=config.stance_folds)
             run.model.stance, run.model.sentiment = heads.stance, heads.sentiment
             stance_evaluation[language] = heads.evaluation
         runs[language] = run

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from moderation.corpora.base import LabelledText
-from moderation.training import read_own_corpus, train
+from moderation.training import TrainingConfig, read_own_corpus, train
 
 REPO = Path(__file__).resolve().parent.parent
 OWN_DIR = REPO / "training_data" / "toxicity"
@@ -47,12 +47,12 @@ def tiny_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_stance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every article of the stance corpus with every second of its comments."""
+    """Every article of the stance corpus with every third of its comments."""
     directory = tmp_path_factory.mktemp("tiny_stance")
     for path in sorted(STANCE_DIR.glob("*.jsonl")):
         lines = path.read_text("utf-8").splitlines()
         if not path.name.startswith("articles_"):
-            lines = lines[::2]
+            lines = lines[::3]
         (directory / path.name).write_text("\n".join(lines) + "\n", encoding="utf-8")
     return directory
 
@@ -66,6 +66,7 @@ def tiny_bundle_dir(
         tiny_corpus_dir,
         out,
         corpora_root=None,
+        config=TrainingConfig(stance_folds=2),
         progress=lambda message: None,
         stance_dir=tiny_stance_dir,
     )
