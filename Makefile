@@ -1,12 +1,12 @@
 # Two commands do all the set-up on a fresh clone (only Python needed):
-#   make serve   -> virtual environment, install, train on the embedded corpus if no bundle, then score an example
+#   make serve   -> virtual environment, install, train on the embedded corpus if no bundle, then run the service
 #   make test    -> virtual environment, install, run the test suite
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 MODEL_DIR ?= models
 
-.PHONY: install serve score test lint bench train-full clean
+.PHONY: install serve score test lint bench bench-service train-full clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,11 +21,19 @@ install: $(VENV)/.installed
 $(MODEL_DIR)/manifest.json: | $(VENV)/.installed
 	$(BIN)/python train.py --out $(MODEL_DIR)
 
-# Until the HTTP service lands (issue 4), "serve" trains if needed and scores an example.
+# "serve" trains the embedded bundle if there is none, then runs the service on the defaults
+# (127.0.0.1:8000, SQLite file moderation.db here; MODERATION_* variables change them).
 serve: $(VENV)/.installed $(MODEL_DIR)/manifest.json
-	$(BIN)/moderation --model $(MODEL_DIR) score "Ty k*rwo, wynocha z tym artykułem!" "Zgadzam się z autorem, dobry tekst."
+	@echo "In another shell, make credentials (each secret is printed once):"
+	@echo "  $(BIN)/moderation keys create --name cms --scopes score,submit,read"
+	@echo "  $(BIN)/moderation moderators create --username admin --role admin"
+	@echo "API: http://127.0.0.1:8000/docs   moderator page: http://127.0.0.1:8000/ui"
+	$(BIN)/python serve.py --model $(MODEL_DIR)
 
+# Under CI=true the browser test must run, not skip: install Debian's chromium if it is missing.
 test: $(VENV)/.installed
+	@if [ "$$CI" = "true" ] && [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; fi
 	$(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed
@@ -39,6 +47,19 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/evasion.py
 	$(BIN)/python bench/speed.py
 	$(BIN)/python bench/memory.py
+
+# Service figures of BENCHMARKS.md: serve.py under load (SQLite and PostgreSQL), batched scoring,
+# concurrent moderators, kill -9 rounds. Needs the full bundle (make train-full) and PostgreSQL
+# on 127.0.0.1:5432; each script starts its own server and throwaway database.
+bench-service: $(VENV)/.installed
+	$(BIN)/python bench/score_batch.py
+	$(BIN)/python bench/load.py --database sqlite
+	$(BIN)/python bench/load.py --database postgres
+	$(BIN)/python bench/load.py --database sqlite --find-max
+	$(BIN)/python bench/load.py --database postgres --find-max
+	$(BIN)/python bench/moderators.py
+	$(BIN)/python bench/crash.py --database sqlite
+	$(BIN)/python bench/crash.py --database postgres
 
 train-full: $(VENV)/.installed
 	$(BIN)/python train.py --corpora ../shared/datasets --out $(MODEL_DIR)
