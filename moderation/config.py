@@ -41,6 +41,35 @@ def _probability(value: str) -> float:
     return number
 
 
+def _port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise ValueError(f"must be a TCP port (0-65535), got {value}")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if not number >= 0.0 or number == float("inf"):
+        raise ValueError(f"must be a non-negative number, got {value}")
+    return number
+
+
+def _flag(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"must be true or false, got {value!r}")
+
+
+def _url_or_empty(value: str) -> str:
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http:// or https:// URL (or empty), got {value!r}")
+    return value
+
+
 def _codes(value: str) -> tuple[str, ...]:
     """A comma-separated list of short lowercase codes (reason codes)."""
     codes = tuple(code.strip() for code in value.split(",") if code.strip())
@@ -113,6 +142,60 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _positive_int,
         "3",
         "At most this many spans per attribute, strongest first.",
+    ),
+    # -- the service (issue 4): moderation/web -------------------------------------------
+    Setting("host", str, "127.0.0.1", "Address serve.py listens on (--host)."),
+    Setting("port", _port, "8000", "TCP port serve.py listens on (--port)."),
+    Setting(
+        "max_body_bytes",
+        _positive_int,
+        "1000000",
+        "Largest request body in bytes, counted as it arrives; larger -> 413 body_too_large.",
+    ),
+    Setting(
+        "max_batch",
+        _positive_int,
+        "100",
+        "Most comments in one POST /v1/score or /v1/comments; more -> 413 batch_too_large.",
+    ),
+    Setting(
+        "max_text_chars",
+        _positive_int,
+        "20000",
+        "Longest comment text the API accepts (characters); longer -> 422 text_too_long. "
+        "Texts over max_chars but within this are windowed by the scorer.",
+    ),
+    Setting(
+        "webhook_url",
+        _url_or_empty,
+        "",
+        "URL that receives every final decision (signed POST, retried until 2xx); empty = off.",
+    ),
+    Setting(
+        "webhook_secret",
+        str,
+        "",
+        "HMAC-SHA256 key for the X-Moderation-Signature header of webhooks; never logged.",
+    ),
+    Setting(
+        "policy_file",
+        str,
+        "",
+        "Optional JSON policy override applied over the bundle's default thresholds.",
+    ),
+    Setting(
+        "auth_cache_seconds",
+        _non_negative_float,
+        "2",
+        "How long a verified key or token is remembered in memory; a key revoked elsewhere "
+        "(the CLI, another replica) stops working within this time. 0 = ask the database "
+        "every request.",
+    ),
+    Setting(
+        "metrics_public",
+        _flag,
+        "false",
+        "Serve /metrics without authentication (for a scraper on a private network).",
     ),
     # -- the review store (issue 4): moderation/review -------------------------------------
     Setting(

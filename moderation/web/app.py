@@ -1,0 +1,127 @@
+"""``create_app(settings)``: the FastAPI application, built from the one settings table.
+
+Nothing happens at import time or in ``create_app`` beyond wiring: the lifespan opens the
+store, runs the migrations, loads and verifies the bundle, starts the webhook worker and
+listens for SIGHUP, and undoes it all on shutdown. So building an app is cheap (the
+OpenAPI script and tests do it without a database or a model).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from moderation import config
+from moderation.review.store import Store
+from moderation.web import api, errors, pages
+from moderation.web.auth import Auth
+from moderation.web.metrics import Metrics, MetricsMiddleware
+from moderation.web.reload import ModelHolder, install_sighup, remove_sighup
+from moderation.web.service import PolicyBook, Service
+from moderation.web.webhooks import WebhookWorker
+
+log = logging.getLogger("moderation.web")
+
+DESCRIPTION = """\
+Scores reader comments (Polish first, English second) for toxicity and its attributes,
+decides publish / review / hold with the site's policy, and keeps a durable review queue
+for moderators. Every route but `/healthz` and `/readyz` needs `Authorization: Bearer
+<API key or moderator token>`. Errors are always
+`{"error": {"code": "...", "message": "...", "details": [...]}}`.
+"""
+
+
+def _version() -> str:
+    try:
+        return version("moderation")
+    except PackageNotFoundError:  # a source tree that was never installed
+        return "0+unknown"
+
+
+def create_app(settings: Mapping[str, Any] | None = None) -> FastAPI:
+    """The app for ``settings`` (overrides of the settings table; the rest from env/defaults)."""
+    values = config.resolve(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        service = await run_in_threadpool(_start, values, metrics)
+        app.state.service = service
+        sighup = install_sighup(service.models)
+        if service.webhooks is not None:
+            service.webhooks.start()
+        try:
+            yield
+        finally:
+            if sighup:
+                remove_sighup()
+            if service.webhooks is not None:
+                await run_in_threadpool(service.webhooks.stop)
+            service.store.close()
+
+    app = FastAPI(
+        title="moderation",
+        version=_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = values
+    app.state.metrics = metrics
+    errors.install(app)
+    app.include_router(api.health)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    # Added last = outermost: metrics see every answer, the body guard's 413s included.
+    app.add_middleware(errors.BodyGuardMiddleware, max_bytes=int(values["max_body_bytes"]))
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app
+
+
+def open_store(values: Mapping[str, Any]) -> Store:
+    """The store for these settings, migrated to the newest schema."""
+    store = Store(
+        values["database"],
+        reason_codes=values["reason_codes"],
+        outbox=bool(values["webhook_url"]),  # no webhook: no outbox rows piling up
+    )
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
+    return store
+
+
+def _start(values: Mapping[str, Any], metrics: Metrics) -> Service:
+    """Everything the lifespan starts, in a worker thread (loading takes a second)."""
+    store = open_store(values)
+    policies = PolicyBook(store)
+
+    def changed(loaded: Any) -> None:
+        policies.forget()
+        metrics.set_model(loaded.version)
+        metrics.reloads.labels("loaded").inc()
+
+    def failed(exc: Exception) -> None:
+        metrics.reloads.labels("failed").inc()
+
+    models = ModelHolder(values, on_change=changed, on_failure=failed)
+    try:
+        models.reload()
+    except BaseException:
+        store.close()
+        raise
+    metrics.watch_queue(store.queue_stats)
+    webhooks = None
+    if values["webhook_url"]:
+        webhooks = WebhookWorker(store, values["webhook_url"], values["webhook_secret"], metrics)
+    auth = Auth(store, values["auth_cache_seconds"])
+    return Service(values, models, store, auth, metrics, policies, webhooks)
