@@ -96,6 +96,8 @@ class Setting:
     parse: Callable[[str], Any]
     default: Callable[[], str] | str
     help: str
+    #: Other environment variable names accepted (after ``env``), e.g. the issue's spelling.
+    aliases: tuple[str, ...] = ()
 
     @property
     def env(self) -> str:
@@ -203,7 +205,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         str,
         "sqlite:///moderation.db",
         "Review store URL: sqlite:///FILE (relative to the working directory; WAL mode) or "
-        "postgresql://USER@HOST/DB (psycopg 3). Migrated at start.",
+        "postgresql://USER@HOST/DB (psycopg 3). Migrated at start. Also read from "
+        "MODERATION_DATABASE_URL.",
+        aliases=("MODERATION_DATABASE_URL",),
     ),
     Setting(
         "lease_seconds",
@@ -242,8 +246,8 @@ def resolve(
         given = overrides.get(row.name)
         if given is not None:
             raw, source = str(given), f"--{row.name.replace('_', '-')}"
-        elif row.env in environ:
-            raw, source = environ[row.env], row.env
+        elif (env := next((n for n in (row.env, *row.aliases) if n in environ), None)) is not None:
+            raw, source = environ[env], env
         else:
             raw, source = row.default_text(), "default"
         try:

@@ -17,7 +17,7 @@ from moderation.errors import NotFoundError
 from moderation.review import rows
 from moderation.review.database import Database
 from moderation.review.records import ArticleIn, Principal
-from moderation.review.schema import articles, settings
+from moderation.review.schema import articles, comments, settings
 
 SITE_POLICY: Final = "site_policy"
 
@@ -70,6 +70,33 @@ class ArticleStore:
         if row is None:
             raise NotFoundError(f"no article with id {article_id!r}")
         return ArticleIn(row.id, row.title, row.lead, row.target)
+
+    def article_results(self, article_id: str, limit: int = 100_000) -> list[dict[str, Any]]:
+        """The stored results of an article's comments, oldest first, for its summary.
+
+        Each is ``{"created_at", "stance", "sentiment", "flagged"}`` as
+        ``moderation.summary.summarise_article`` reads them; ``created_at`` is the time the
+        publishing system gave, else the time it was submitted. NotFoundError for an article
+        never seen.
+        """
+        self.get_article(article_id)
+        when = comments.c.created_at
+        with self.db.read() as conn:
+            found = conn.execute(
+                select(when, comments.c.submitted_at, comments.c.flagged, comments.c.result)
+                .where(comments.c.article_id == article_id)
+                .order_by(comments.c.submitted_at)
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "created_at": row.created_at or row.submitted_at,
+                "stance": (row.result or {}).get("stance"),
+                "sentiment": (row.result or {}).get("sentiment"),
+                "flagged": row.flagged or [],
+            }
+            for row in found
+        ]
 
     def set_article_policy(
         self, article_id: str, override: Mapping[str, Any] | None, actor: Principal
