@@ -17,6 +17,12 @@ from collections.abc import Sequence
 
 from moderation import config
 
+#: Idle keep-alive connections are kept this long (uvicorn's default is 5 s). Longer than the
+#: usual load balancer idle timeout (60 s), so the balancer, not the server, closes an idle
+#: connection: otherwise a request sent on a connection the server is just closing is lost,
+#: and a publishing system with a connection pool would see such errors at low traffic.
+KEEP_ALIVE_SECONDS = 65
+
 #: Flags of serve.py -> setting names (every other setting: its MODERATION_* variable).
 FLAGS = {"host": "host", "port": "port", "model": "model_dir", "database": "database"}
 
@@ -78,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop="uvloop",
         http="httptools",
         access_log=False,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level=args.log_level,
         lifespan="on",
     )
