@@ -131,14 +131,14 @@ def test_claims_never_overlap_and_only_the_holder_decides(api: Api) -> None:
 def test_an_expired_lease_returns_the_comment_and_refuses_the_late_decision(
     tiny_bundle_dir: Path, tmp_path: Path
 ) -> None:
-    with app_on("sqlite", tiny_bundle_dir, tmp_path, lease_seconds=1) as api:
+    with app_on("sqlite", tiny_bundle_dir, tmp_path, lease_seconds=2) as api:
         article = api.article("review")
         (comment_id,) = api.submit(article, TOXIC)
         _, alice = api.moderator()
         _, bob = api.moderator()
         assert [c["id"] for c in claim(api, alice, article_id=article)] == [comment_id]
         assert claim(api, bob, article_id=article) == []
-        time.sleep(1.2)
+        time.sleep(2.2)
         answer = decide(api, alice, comment_id, action="approve")
         assert answer.status_code == 409
         assert error_of(answer)["code"] == "lease_expired"

@@ -144,8 +144,8 @@ def submit(
         author_id = item.author.id if item.author is not None else None
         rejections = (
             service.store.recent_rejections(author_id, policy.repeat_offender_days)
-            if author_id is not None
-            else 0
+            if author_id is not None and policy.repeat_offender_action != "publish"
+            else 0  # no author, or the rule is off: spare the query
         )
         decision = decide(result, policy, recent_rejections=rejections)
         submission = Submission(
