@@ -15,8 +15,9 @@ SQLite and PostgreSQL share every statement; the differences live here:
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
@@ -83,6 +84,9 @@ class Database:
             self.engine: Engine = create_engine(self.url, **options)
         except (exc.ArgumentError, ImportError) as error:
             raise StorageUnavailableError(f"cannot use {safe_url(self.url)}: {error}") from error
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
@@ -109,9 +113,13 @@ class Database:
     def write(self) -> Iterator[Connection]:
         """One write transaction: committed on success, rolled back on any error.
 
-        On SQLite it starts with ``BEGIN IMMEDIATE`` (writers queue on ``busy_timeout``).
+        On SQLite it starts with ``BEGIN IMMEDIATE``. SQLite has one writer at a time, and a
+        writer that finds the lock taken sleeps in steps of up to 100 ms (``busy_timeout``):
+        under a burst that sleep, not the work, makes the tail latency. So this process's
+        writers queue on a lock of their own first, and ``busy_timeout`` is left for other
+        processes (the CLI, a second replica).
         """
-        with translate_errors(self.url), self.engine.connect() as conn:
+        with self._write_lock, translate_errors(self.url), self.engine.connect() as conn:
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn

@@ -403,6 +403,25 @@ def put_article_policy(
     return _json(_policy_out(service, override, article_id))
 
 
+@router.get("/articles/{article_id}/summary", responses=_FOUND, tags=["comments"])
+def get_article_summary(
+    article_id: ArticleId,
+    request: Request,
+    _: Reader,
+    window_minutes: Annotated[int, Query(ge=1, le=10_080)] = 60,
+) -> Response:
+    """What readers think of an article and how that moves: counts and shares of stance,
+    sentiment and flagged comments overall and per time window (``window_minutes``), and
+    the latest window's change against the earlier ones (a sudden swing against an article
+    is more often a campaign than readers). 404 for an article the service does not know."""
+    from moderation.summary import summarise_article
+
+    service = service_of(request)
+    results = service.store.article_results(article_id)
+    summary = summarise_article(results, window=timedelta(minutes=window_minutes))
+    return _json({"article_id": article_id, "window_minutes": window_minutes, **summary})
+
+
 def _known_article(service: Service, article_id: str) -> None:
     """NotFoundError (404) unless the article was upserted or commented on before."""
     service.store.get_article(article_id)

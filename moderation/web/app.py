@@ -70,7 +70,7 @@ def create_app(settings: Mapping[str, Any] | None = None) -> FastAPI:
         version=_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # Swagger UI loads its scripts from a CDN: nothing leaves the site
         redoc_url=None,
     )
     app.state.settings = values
