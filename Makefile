@@ -27,7 +27,7 @@ serve: $(VENV)/.installed $(MODEL_DIR)/manifest.json
 	@echo "In another shell, make credentials (each secret is printed once):"
 	@echo "  $(BIN)/moderation keys create --name cms --scopes score,submit,read"
 	@echo "  $(BIN)/moderation moderators create --username admin --role admin"
-	@echo "API: http://127.0.0.1:8000/docs   moderator page: http://127.0.0.1:8000/ui"
+	@echo "API: http://127.0.0.1:8000/v1 (document: /openapi.json)   moderator page: http://127.0.0.1:8000/ui"
 	$(BIN)/python serve.py --model $(MODEL_DIR)
 
 # Under CI=true the browser test must run, not skip: install Debian's chromium if it is missing.
