@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 
 from moderation.model.bundle import LanguageModel
 from moderation.model.stance import (
+    CONTEXT_FEATURES,
     SENTIMENT_LABELS,
     STANCE_LABELS,
     Article,
@@ -120,6 +121,11 @@ class StackedHeads:
         texts: Sequence[str],
         articles: Sequence[Article | None],
     ) -> NDArray[np.float32]:
+        if all(article is None for article in articles):
+            # Nothing to relate to: every context feature is 0 but the "no article" one.
+            block = np.zeros((len(articles), len(CONTEXT_FEATURES)), dtype=np.float32)
+            block[:, -1] = 1.0
+            return block
         # One row per distinct article (a batch holds few), then gathered per comment.
         width = documents.shape[1]
         slots: dict[tuple[str, str, str], int] = {}
