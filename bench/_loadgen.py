@@ -24,6 +24,8 @@ from typing import Any
 
 #: At most this many sockets at once; more requests than this in flight wait for a free one.
 MAX_CONNECTIONS = 256
+#: After the last request is due, answers are awaited this long; later ones count as failures.
+DRAIN_SECONDS = 30.0
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -48,6 +50,7 @@ class RunResult:
     wall: float = 0.0
     client_cpu: float = 0.0
     connections: int = 0
+    machine_busy: float = 0.0  # CPU seconds all processes used meanwhile (set by the caller)
 
     @property
     def ok(self) -> int:
@@ -183,7 +186,14 @@ async def _run(
         task.add_done_callback(tasks.discard)
         result.sent += 1
     if tasks:
-        await asyncio.wait(tasks, timeout=60)
+        # Answers still owed after the schedule: wait a while, then count the rest as timeouts
+        # (a saturated server could otherwise keep the run going for minutes).
+        _, pending = await asyncio.wait(tasks, timeout=DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+            result.failures["no answer within the drain time"] += len(pending)
     result.wall = clock() - start
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     result.client_cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (

@@ -39,19 +39,18 @@ def stored(database: str) -> tuple[dict[str, float | None], dict[str, int]]:
     engine = create_engine(database)
     try:
         with engine.connect() as conn:
-            scores: dict[str, float | None] = dict(
-                conn.execute(text("SELECT id, toxicity FROM comments")).tuples().all()
-            )
-            audited: dict[str, int] = dict(
-                conn.execute(
+            scores: dict[str, float | None] = {
+                row[0]: row[1] for row in conn.execute(text("SELECT id, toxicity FROM comments"))
+            }
+            audited: dict[str, int] = {
+                row[0]: row[1]
+                for row in conn.execute(
                     text(
                         "SELECT comment_id, count(*) FROM audit_log WHERE action = 'submit' "
                         "GROUP BY comment_id"
                     )
                 )
-                .tuples()
-                .all()
-            )
+            }
     finally:
         engine.dispose()
     return scores, audited

@@ -78,10 +78,12 @@ def main(argv: list[str] | None = None) -> int:
                 "127.0.0.1", server.port, bodies, concurrency=args.concurrency, duration=args.warmup
             )
         cpu_before = server.cpu_seconds()
+        busy_before = live_server.machine_busy_seconds()
         result = run_closed_loop(
             "127.0.0.1", server.port, bodies, concurrency=args.concurrency, duration=args.duration
         )
         server_cpu = server.cpu_seconds() - cpu_before
+        others = live_server.machine_busy_seconds() - busy_before - server_cpu - result.client_cpu
 
     def pct(q: float) -> float:
         return percentile(result.service_times, q) * 1000
@@ -98,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         "request_p99_ms": round(pct(99), 1),
         "client_cpu_share": round(result.client_cpu / result.wall, 3),
         "server_cpu_share": round(server_cpu / result.wall, 3),
+        "other_cpu_share": round(max(0.0, others) / result.wall, 3),
         "load_before": load_before,
         "load_after": os.getloadavg(),
     }
@@ -107,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({result.requests} requests, statuses {dict(result.statuses)}; target >= {TARGET:,})\n"
         f"  request latency p50 {pct(50):.1f} ms, p99 {pct(99):.1f} ms\n"
         f"  CPU: generator {report['client_cpu_share']:.0%} of a core, "
-        f"server {report['server_cpu_share']:.0%} of a core\n"
+        f"server {report['server_cpu_share']:.0%} of a core, "
+        f"everything else on the machine {report['other_cpu_share']:.0%} of a core\n"
         f"  load average before {load_before}, after {report['load_after']}"
     )
     if args.json:

@@ -379,3 +379,14 @@ def corpus_texts(limit: int | None = None) -> list[str]:
             if line.strip():
                 texts.append(json.loads(line)["text"])
     return texts[:limit] if limit else texts
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy since boot (Linux /proc/stat).
+
+    Sampled around a benchmark and less the server's and the generator's own CPU, it says
+    how much the rest of this shared machine used meanwhile.
+    """
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
