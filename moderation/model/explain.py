@@ -68,7 +68,7 @@ def top_spans(
         return out
     token_doc = np.repeat(np.arange(n_docs), lengths)
     first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    contributions = np.asarray(layout.rows(np.asarray(needed.any(axis=1))) @ weights)
+    contributions = layout.contributions(np.asarray(needed.any(axis=1)), weights)
     # First the candidate tokens of every head, so that each document's offsets are worked
     # out once, and only as far into the text as its last candidate.
     chosen: list[tuple[int, NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]] = []

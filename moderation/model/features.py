@@ -173,11 +173,9 @@ class TextFeaturizer:
         word_doc = np.repeat(unit_doc, unigram_sizes)
         char_doc = np.repeat(unit_doc, char_sizes)
         word_cols, word_rows = self._word_columns(unigrams, word_doc)
-        words_matrix = _csr(word_rows, word_cols, n_docs, self.n_word_features_)
-        chars_matrix = _csr(char_doc, chars, n_docs, self.n_features_ - self.n_word_features_)
-        word_scale = _tfidf(words_matrix, self.word_idf_, 1.0)
-        char_scale = _tfidf(chars_matrix, self.char_idf_, self.char_weight)
-        documents = sp.hstack([words_matrix, chars_matrix], format="csr", dtype=np.float32)
+        documents, word_scale, char_scale = self._documents(
+            word_rows, word_cols, char_doc, chars, n_docs
+        )
         layout = UnitLayout(
             self, unit_doc, unigrams, chars, unigram_sizes, char_sizes, word_scale, char_scale
         )
@@ -190,6 +188,45 @@ class TextFeaturizer:
         return names
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _documents(
+        self,
+        word_rows: NDArray[np.int64],
+        word_cols: NDArray[np.int64],
+        char_rows: NDArray[np.int64],
+        char_cols: NDArray[np.int64],
+        n_docs: int,
+    ) -> tuple[sp.csr_matrix, NDArray[np.float32], NDArray[np.float32]]:
+        """The TF-IDF matrix and each document's word and character block scales.
+
+        Both blocks are built at once straight into CSR arrays (one sort of the entries'
+        keys): scipy's COO/CSR constructors and ``hstack`` cost more than this arithmetic
+        for the one-comment batches a service mostly scores. Sublinear tf, idf, and L2
+        normalisation of each block, with the character block weighted by ``char_weight``.
+        """
+        n_word, width = self.n_word_features_, self.n_features_
+        keys = np.concatenate(
+            [word_rows * width + word_cols, char_rows * width + (char_cols + n_word)]
+        )
+        unique_keys, counts = np.unique(keys, return_counts=True)
+        rows = unique_keys // width
+        cols = unique_keys - rows * width
+        data = np.log(counts.astype(np.float32))
+        data += 1.0
+        is_char = cols >= n_word
+        data[~is_char] *= self.word_idf_[cols[~is_char]]
+        data[is_char] *= self.char_idf_[cols[is_char] - n_word]
+        block = rows * 2 + is_char
+        norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * n_docs))
+        weight = np.tile(np.asarray([1.0, self.char_weight]), n_docs)
+        scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0).astype(
+            np.float32
+        )
+        data *= scale[block]
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+        matrix = sp.csr_matrix((data, cols, indptr), shape=(n_docs, width))
+        return matrix, scale[0::2], scale[1::2]
 
     def _word_columns(
         self, unigrams: NDArray[np.int64], word_doc: NDArray[np.int64]
@@ -254,6 +291,43 @@ class UnitLayout:
         ).astype(np.float32)
         return sp.csr_matrix((values, (rows, cols)), shape=(n_units, f.n_features_))
 
+    def contributions(
+        self, documents: NDArray[np.bool_], weights: NDArray[np.float32]
+    ) -> NDArray[np.float64]:
+        """``rows(documents) @ weights`` without building the matrix (n_units x n_columns).
+
+        Gathers the weight rows of each unit's features directly: for the single-comment
+        requests of a service, building a scipy matrix costs more than the arithmetic.
+        """
+        f = self.featurizer
+        n_units = self.unit_doc.size
+        out = np.zeros((n_units, weights.shape[1]), dtype=np.float64)
+        unit_ids = np.arange(n_units)
+        selected = documents[self.unit_doc]
+        word_unit = np.repeat(unit_ids, self.unigram_sizes)
+        word_keep = (self.unigrams >= 0) & selected[word_unit]
+        unigrams = self.unigrams[word_keep]
+        word_units = word_unit[word_keep]
+        scale = f.word_idf_[unigrams] * self.word_scale[self.unit_doc[word_units]]
+        _sum_by_unit(word_units, weights[unigrams] * scale[:, None], out)
+        char_unit = np.repeat(unit_ids, self.char_sizes)
+        char_keep = selected[char_unit]
+        chars = self.chars[char_keep]
+        char_units = char_unit[char_keep]
+        scale = f.char_idf_[chars] * self.char_scale[self.unit_doc[char_units]]
+        _sum_by_unit(char_units, weights[chars + f.n_word_features_] * scale[:, None], out)
+        return out
+
+
+def _sum_by_unit(
+    units: NDArray[np.int64], values: NDArray[np.float32], out: NDArray[np.float64]
+) -> None:
+    """Add rows of ``values`` into ``out[units]``; ``units`` is sorted (entries come in order)."""
+    if units.size == 0:
+        return
+    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
+    out[units[starts]] += np.add.reduceat(values, starts, axis=0)
+
 
 def _keep(df: dict[Any, int], min_df: int, limit: int) -> list[Any]:
     """Grams with df >= min_df, the most frequent first, at most ``limit``."""
@@ -265,28 +339,3 @@ def _idf(counts: list[int], n_docs: int) -> NDArray[np.float32]:
     """Smoothed IDF, as scikit-learn computes it."""
     df = np.asarray(counts, dtype=np.float64)
     return (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
-
-
-def _csr(
-    rows: NDArray[np.int64], cols: NDArray[np.int64], n_rows: int, n_cols: int
-) -> sp.csr_matrix:
-    """Count matrix from (row, col) pairs; duplicates are summed."""
-    matrix = sp.csr_matrix(
-        (np.ones(cols.size, dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)
-    )
-    matrix.sum_duplicates()
-    return matrix
-
-
-def _tfidf(matrix: sp.csr_matrix, idf: NDArray[np.float32], weight: float) -> NDArray[np.float32]:
-    """Sublinear tf, idf weighting and row L2 normalisation, in place; returns the row scales."""
-    data = matrix.data
-    np.log(data, out=data)
-    data += 1.0
-    data *= idf[matrix.indices]
-    lengths = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
-    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=matrix.shape[0]))
-    scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
-    data *= np.repeat(scale, lengths)
-    return scale
