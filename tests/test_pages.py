@@ -163,3 +163,14 @@ def test_static_files_are_served_from_a_whitelist(name: str) -> None:
 )
 def test_nothing_else_is_served_as_a_static_file(path: str) -> None:
     assert call("GET", path).status_code == 404
+
+
+def test_article_titles_need_the_session_and_its_csrf_header() -> None:
+    cookies = {pages.SESSION_COOKIE: TOKEN}
+    assert call("GET", "/ui/articles/a-1").status_code == 401
+    assert call("GET", "/ui/articles/a-1", cookies=cookies).status_code == 401
+    headers = {pages.CSRF_HEADER: pages.csrf_token(TOKEN)}
+    # A router without the app's store: the session is fine, there is just nothing to read.
+    answer = call("GET", "/ui/articles/a-1", cookies=cookies, headers=headers)
+    assert answer.status_code == 404
+    assert answer.json()["error"]["code"] == "not_found"

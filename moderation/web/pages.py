@@ -29,16 +29,17 @@ import mimetypes
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import jinja2
 from fastapi import APIRouter, Request, Response
+from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from moderation.attributes import ATTRIBUTES, SUPPORTED_LANGUAGES
-from moderation.errors import ModerationError
+from moderation.errors import ModerationError, NotFoundError
 
 #: Name of the HttpOnly cookie that holds the moderator's bearer token.
 SESSION_COOKIE: Final = "moderation_session"
@@ -238,6 +239,7 @@ def _page_urls() -> dict[str, str]:
         "login_page": "/ui/login",
         "session": "/ui/session",
         "logout": "/ui/logout",
+        "article": "/ui/articles/{id}",
     }
 
 
@@ -320,6 +322,34 @@ def close_session(request: Request) -> Response:
     response = Response(status_code=204, headers=dict(_PAGE_HEADERS))
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response
+
+
+@router.get("/articles/{article_id}")
+async def article(
+    request: Request, article_id: Annotated[str, PathParam(min_length=1, max_length=200)]
+) -> Response:
+    """An article's id and title, for the heading of a claimed comment.
+
+    Queue items name their article by id only; the page asks here once per article. Same
+    rule as the API: the session cookie counts only with the CSRF header.
+    """
+    token = session_token(request)
+    if token is None:
+        return _error(401, "unauthorized", f"needs the session cookie and the {CSRF_HEADER} header")
+    if await _viewer(request, token) is None:
+        return _error(401, "unauthorized", "unknown, expired or revoked token")
+    store = getattr(getattr(request.app.state, "service", None), "store", None)
+    if store is None:
+        return _error(404, "not_found", "no article store in this app")
+    try:
+        found = await run_in_threadpool(store.get_article, article_id)
+    except NotFoundError as exc:
+        return _error(404, "not_found", str(exc))
+    except ModerationError as exc:
+        return _error(503, exc.code, str(exc))
+    return JSONResponse(
+        {"id": found.id, "title": found.title}, headers={"Cache-Control": "private, max-age=60"}
+    )
 
 
 @router.get("/static/{name}")

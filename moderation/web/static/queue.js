@@ -12,7 +12,7 @@
   const config = JSON.parse(document.getElementById("page-config").textContent);
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const urls = config.urls;
-  const state = { cards: [], current: -1, clockOffset: 0, timer: null, restored: false };
+  const state = { cards: [], current: -1, clockOffset: 0, timer: null, restored: false, titles: new Map() };
 
   // ---- helpers -------------------------------------------------------------------------------
 
@@ -214,7 +214,11 @@
     node.dataset.id = comment.id;
     const card = { comment, node, expired: false };
 
-    node.querySelector(".title").textContent = articleTitle(comment) || "(bez artykułu)";
+    const title = node.querySelector(".title");
+    title.textContent = articleTitle(comment) || "(bez artykułu)";
+    if (articleId(comment) && !(comment.article && comment.article.title) && !comment.article_title) {
+      articleTitleOf(articleId(comment)).then((known) => { if (known) title.textContent = known; });
+    }
     node.querySelector(".ident").textContent =
       comment.id + " · autor " + (authorId(comment) || "?") + " · " + (comment.language || "?");
     const status = node.querySelector(".status");
@@ -295,6 +299,18 @@
     }
     if (comment.supported === false) box.appendChild(labelled("język", (comment.language || "?") + " (nieobsługiwany)"));
     if (comment.model_version) box.appendChild(labelled("model", comment.model_version));
+  }
+
+  /** An article's title, asked once per article (queue items carry only its id). */
+  function articleTitleOf(id) {
+    if (!urls.article) return Promise.resolve("");
+    if (!state.titles.has(id)) {
+      state.titles.set(
+        id,
+        api("GET", fill(urls.article, { id })).then((a) => (a && a.title) || "", () => ""),
+      );
+    }
+    return state.titles.get(id);
   }
 
   async function loadHistory(card) {
