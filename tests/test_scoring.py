@@ -194,3 +194,17 @@ def test_any_batch_gets_one_outcome_per_item_and_never_raises(
             assert isinstance(item, str) and set(outcome.scores) == set(ATTRIBUTES)
             for spans in outcome.spans.values():
                 assert all(item[s.begin : s.end] == s.text for s in spans)
+
+
+def test_small_and_large_batches_give_identical_results(scorer: Scorer) -> None:
+    """Small batches are assembled with NumPy alone, large ones with scipy's constructors
+    (features.SMALL_BATCH_ENTRIES): both must give the same scores, labels and spans."""
+    from conftest import OWN_DIR
+
+    from moderation.training import read_own_corpus
+
+    texts = [record.text for record in read_own_corpus(OWN_DIR)[:120]]
+    article = {"title": "Kazachstan odwraca się od Moskwy", "target": "Kazachstan idzie na Zachód"}
+    together = scorer.score(texts, articles=[article] * len(texts))
+    one_by_one = [scorer.score([text], articles=[article])[0] for text in texts]
+    assert [r.to_dict() for r in together] == [r.to_dict() for r in one_by_one]
