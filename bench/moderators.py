@@ -138,22 +138,6 @@ async def _all(moderators: list[Moderator]) -> None:
     await asyncio.gather(*(moderator.run() for moderator in moderators))
 
 
-def audit_log(url: str, admin: str) -> list[dict[str, Any]]:
-    """Every audit entry, page by page."""
-    entries: list[dict[str, Any]] = []
-    after: int | None = None
-    with httpx.Client(base_url=url, headers=live_server.bearer(admin), timeout=60) as client:
-        while True:
-            params: dict[str, Any] = {"limit": 1000}
-            if after is not None:
-                params["after_id"] = after
-            page = client.get("/v1/audit", params=params).json()
-            entries.extend(page["items"])
-            if not page["items"] or page["next_after_id"] is None:
-                return entries
-            after = page["next_after_id"]
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -217,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             - server_cpu
             - (time.process_time() - client_before)
         )
-        audit = audit_log(servers[0].url, admin)
+        audit = live_server.audit_log(servers[0].url, admin)
 
     claims = Counter(comment_id for m in moderators for comment_id in m.claimed)
     double_claims = sum(1 for count in claims.values() if count > 1)

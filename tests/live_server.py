@@ -390,3 +390,19 @@ def machine_busy_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def audit_log(url: str, admin: str) -> list[dict[str, Any]]:
+    """The whole audit log through ``GET /v1/audit``, page by page (tests and benchmarks)."""
+    entries: list[dict[str, Any]] = []
+    after: int | None = None
+    with httpx.Client(base_url=url, headers=bearer(admin), timeout=60) as client:
+        while True:
+            params: dict[str, Any] = {"limit": 1000}
+            if after is not None:
+                params["after_id"] = after
+            page = client.get("/v1/audit", params=params).json()
+            entries.extend(page["items"])
+            if not page["items"] or page["next_after_id"] is None:
+                return entries
+            after = page["next_after_id"]

@@ -198,7 +198,7 @@ def run(database: str, servers: list[live_server.ServerProcess]) -> None:
     assert set(decided) == set(claimed)
 
     # -- the database agrees, and the audit log has every claim and decision once ----------
-    audit = _audit(servers[1].url, admin)
+    audit = live_server.audit_log(servers[1].url, admin)
     by_comment: dict[str, Counter[str]] = {}
     for entry in audit:
         if entry["comment_id"] and entry["comment_id"].startswith("scale-"):
@@ -216,19 +216,3 @@ def run(database: str, servers: list[live_server.ServerProcess]) -> None:
     with httpx.Client(base_url=servers[1].url, headers=live_server.bearer(admin)) as c:
         stats = c.get("/v1/queue/stats").json()
     assert stats["depth"].get("held", 0) == 0 and stats["claimed"] == 0, stats
-
-
-def _audit(url: str, admin: str) -> list[dict[str, Any]]:
-    """The whole audit log, page by page."""
-    entries: list[dict[str, Any]] = []
-    after: int | None = None
-    with httpx.Client(base_url=url, headers=live_server.bearer(admin), timeout=30) as client:
-        while True:
-            params: dict[str, Any] = {"limit": 1000}
-            if after is not None:
-                params["after_id"] = after
-            page = client.get("/v1/audit", params=params).json()
-            entries.extend(page["items"])
-            if not page["items"] or page["next_after_id"] is None:
-                return entries
-            after = page["next_after_id"]
