@@ -26,6 +26,15 @@ class _Comment:
     flagged: bool
 
 
+#: Most time windows one summary builds: empty windows between the first and the last comment
+#: are listed too, so an old article with narrow windows would otherwise mean a huge answer.
+MAX_WINDOWS: Final = 2_000
+
+
+class TooManyWindowsError(ValueError):
+    """The comments span more than ``MAX_WINDOWS`` windows of the width asked for."""
+
+
 def summarise_article(
     results: Iterable[Mapping[str, Any]], window: dt.timedelta = dt.timedelta(hours=1)
 ) -> dict[str, Any]:
@@ -36,11 +45,16 @@ def summarise_article(
     scorer gives them) and ``flagged`` (the list of flagged attributes). Results without a
     stance or sentiment are counted as comments but not in those shares. ``change`` compares
     the latest window with the mean of the earlier ones (share points; None with one window).
-    Raises ``ValueError`` naming the position of a result it cannot read.
+    Raises ``ValueError`` naming the position of a result it cannot read, and
+    ``TooManyWindowsError`` when the comments span more than ``MAX_WINDOWS`` windows.
     """
     if window <= dt.timedelta(0):
         raise ValueError("window must be positive")
     comments = sorted((_read(i, r) for i, r in enumerate(results)), key=lambda c: c.created_at)
+    if comments and (comments[-1].created_at - comments[0].created_at) / window >= MAX_WINDOWS:
+        raise TooManyWindowsError(
+            f"the comments span more than {MAX_WINDOWS:,} windows of {window}: ask for wider ones"
+        )
     summary: dict[str, Any] = {"window_seconds": int(window.total_seconds()), **_mix(comments)}
     windows: list[dict[str, Any]] = []
     if comments:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import Api, app_on, error_of
+from api_support import Api, app_on, error_of, unique
 
 AGREE = "Zgadzam się z autorem w stu procentach, świetny tekst. Brawo!"
 DISPUTE = "Bzdura i propaganda, autor nie ma pojęcia. Źródła proszę."
@@ -54,3 +54,33 @@ def test_unknown_article_and_bad_window_are_clear_errors(api: Api) -> None:
         f"/v1/articles/{article}/summary", params={"window_minutes": 0}, headers=api.publisher
     )
     assert bad.status_code == 422
+
+
+def test_too_many_windows_is_422_not_a_huge_answer(api: Api) -> None:
+    article = api.article()
+    first, later = unique("c"), unique("c")
+    comments = [
+        {
+            "id": first,
+            "text": AGREE,
+            "article": {"id": article},
+            "created_at": "2025-01-01T00:00:00Z",
+        },
+        {
+            "id": later,
+            "text": DISPUTE,
+            "article": {"id": article},
+            "created_at": "2026-01-01T00:00:00Z",
+        },
+    ]
+    stored = api.client.post("/v1/comments", json={"comments": comments}, headers=api.publisher)
+    assert stored.status_code == 201, stored.text
+    answer = api.client.get(
+        f"/v1/articles/{article}/summary", params={"window_minutes": 1}, headers=api.publisher
+    )
+    assert answer.status_code == 422 and error_of(answer)["code"] == "invalid_request"
+    assert "wider" in error_of(answer)["message"]
+    daily = api.client.get(
+        f"/v1/articles/{article}/summary", params={"window_minutes": 1440}, headers=api.publisher
+    )
+    assert daily.status_code == 200 and daily.json()["comments"] == 2

@@ -67,3 +67,16 @@ def test_empty_windows_are_kept_and_one_window_has_no_change() -> None:
 def test_unreadable_results_are_named(bad: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         summarise_article([result(0, "favor", "neutral", False), bad])  # type: ignore[list-item]
+
+
+def test_a_span_of_too_many_windows_is_refused_not_built() -> None:
+    from moderation.summary import MAX_WINDOWS, TooManyWindowsError
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    results = [
+        {"created_at": start, "stance": "favor"},
+        {"created_at": start + dt.timedelta(minutes=MAX_WINDOWS + 5), "stance": "against"},
+    ]
+    with pytest.raises(TooManyWindowsError, match="ask for wider ones"):
+        summarise_article(results, window=dt.timedelta(minutes=1))
+    assert summarise_article(results, window=dt.timedelta(hours=1))["comments"] == 2

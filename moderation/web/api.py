@@ -414,11 +414,15 @@ def get_article_summary(
     sentiment and flagged comments overall and per time window (``window_minutes``), and
     the latest window's change against the earlier ones (a sudden swing against an article
     is more often a campaign than readers). 404 for an article the service does not know."""
-    from moderation.summary import summarise_article
+    from moderation.summary import TooManyWindowsError, summarise_article
+    from moderation.web.errors import InvalidRequestError
 
     service = service_of(request)
     results = service.store.article_results(article_id)
-    summary = summarise_article(results, window=timedelta(minutes=window_minutes))
+    try:
+        summary = summarise_article(results, window=timedelta(minutes=window_minutes))
+    except TooManyWindowsError as exc:
+        raise InvalidRequestError(str(exc)) from exc
     return _json({"article_id": article_id, "window_minutes": window_minutes, **summary})
 
 
