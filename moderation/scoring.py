@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
 from moderation.model.stacked import Readout, StackedHeads
 from moderation.model.stance import Article, label_results
-from moderation.model.units import Encoded, UnitCache
+from moderation.model.units import Encoded, UnitCache, unit_bounds
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
 
@@ -121,12 +122,13 @@ class Scorer:
         self.normalizer = Normalizer(
             word for model in bundle.models.values() for word in model.unmask_words
         )
-        self.units = {
-            lang: UnitCache(self.normalizer, model.featurizer)
-            for lang, model in bundle.models.items()
-        }
         self.heads = {
             lang: StackedHeads(model, self.normalizer) for lang, model in bundle.models.items()
+        }
+        # Each unit's share of every head is kept with it: spans are then a gather.
+        self.units = {
+            lang: UnitCache(self.normalizer, model.featurizer, self.heads[lang].span_weights)
+            for lang, model in bundle.models.items()
         }
 
     @classmethod
@@ -233,20 +235,24 @@ class Scorer:
         model = self.bundle.models[language]
         cache = self.units[language]
         outcomes: list[tuple[int, Outcome]] = []
+        all_encoded, table = cache.encode_batch([item.parts for item in items])
         kept: list[_Prepared] = []
         encoded: list[Encoded] = []
-        for item in items:
-            encoding = cache.encode(item.parts)
-            if not encoding.units:
+        for item, encoding in zip(items, all_encoded, strict=True):
+            if not encoding.has_words:
                 outcomes.append((item.index, ScoreError("empty_text", _NOTHING_LEFT)))
                 continue
             kept.append(item)
             encoded.append(encoding)
         if not kept:
             return outcomes
-        units = [unit for encoding in encoded for unit in encoding.units]
+        ids = np.fromiter(
+            chain.from_iterable(e.units for e in encoded),
+            dtype=np.int64,
+            count=sum(len(e.units) for e in encoded),
+        )
         lengths = np.fromiter((len(e.units) for e in encoded), dtype=np.int64, count=len(encoded))
-        documents, layout = model.featurizer.transform_units(units, lengths)
+        documents, layout = model.featurizer.transform_units(table, ids, lengths)
         heads = self.heads[language]
         texts = [item.text for item in kept]
         readout = heads.read(documents, texts, [item.article for item in kept])
@@ -254,8 +260,7 @@ class Scorer:
             heads.span_weights,
             heads.span_names,
             layout,
-            lengths,
-            lambda doc, upto: encoded[doc].offsets(upto),
+            lambda: unit_bounds(encoded, table, ids, self.normalizer),
             texts,
             heads.span_probabilities(readout),
             min_score=self.span_min_score,

@@ -10,8 +10,7 @@ as the reader wrote it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -22,12 +21,13 @@ from moderation.model.features import UnitLayout
 MIN_SHARE = 0.01
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(NamedTuple):
     """One highlighted stretch of the original text.
 
     ``score`` is the span's share (0-1) of all the evidence that raised the attribute in
-    this text, so the spans of one attribute sum to at most 1.
+    this text, so the spans of one attribute sum to at most 1. A named tuple, not a frozen
+    dataclass: a batch makes a few spans per comment, and a frozen dataclass costs several
+    times more to build (and is tracked by the garbage collector).
     """
 
     begin: int
@@ -43,8 +43,7 @@ def top_spans(
     weights: NDArray[np.float32],
     names: Sequence[str],
     layout: UnitLayout,
-    lengths: NDArray[np.int64],
-    offsets_for: Callable[[int, int], Sequence[tuple[int, int]]],
+    bounds: Callable[[], tuple[NDArray[np.int64], NDArray[np.int64]]],
     texts: Sequence[str],
     probabilities: NDArray[np.float64],
     *,
@@ -56,78 +55,62 @@ def top_spans(
     ``weights`` has one column per name (every linear head of the language side by side,
     so one pass over the units serves toxicity, stance and sentiment alike).
 
-    ``lengths`` is the number of units of each document (rows of ``layout`` follow them
-    in order); ``offsets_for(doc, upto)`` gives the (begin, end) in the original text of each
-    unit up to index ``upto`` (at least), and is only called for documents that get a span,
-    since offsets cost more than units.
+    ``bounds()`` gives the (begin, end) in the original text of every unit of the batch
+    (-1 where unknown); it is only called when some document needs a span. Everything up
+    to the ``Span`` objects themselves is done for the whole batch in NumPy: a Python loop
+    per candidate token cost more than the rest of scoring.
     """
-    n_docs = len(lengths)
+    n_docs = probabilities.shape[0]
     out: list[dict[str, list[Span]]] = [{} for _ in range(n_docs)]
     needed = probabilities >= min_score
     if not needed.any():
         return out
-    token_doc = np.repeat(np.arange(n_docs), lengths)
-    first_token = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    unit_doc = layout.unit_doc
     contributions = layout.contributions(np.asarray(needed.any(axis=1)), weights)
-    # First the candidate tokens of every head, so that each document's offsets are worked
-    # out once, and only as far into the text as its last candidate.
-    chosen: list[tuple[int, NDArray[np.intp], NDArray[np.float64], NDArray[np.float64]]] = []
-    reach = np.full(n_docs, -1, dtype=np.int64)
-    for column in range(len(names)):
-        if not needed[:, column].any():
-            continue
-        values = contributions[:, column]
-        positive = np.where(values > 0, values, 0.0)
-        totals = np.bincount(token_doc, weights=positive, minlength=n_docs).astype(np.float64)
-        candidates = np.flatnonzero(needed[token_doc, column] & (values > 0))
-        if candidates.size == 0:
-            continue
-        order = candidates[np.lexsort((-values[candidates], token_doc[candidates]))]
-        docs = token_doc[order]
-        group_start = np.flatnonzero(np.r_[True, docs[1:] != docs[:-1]])
-        rank = np.arange(order.size) - np.repeat(
-            group_start, np.diff(np.r_[group_start, order.size])
-        )
-        # Several words of one raw token share its span: keep a few extra and merge them below.
-        kept = order[rank < limit * 2]
-        np.maximum.at(reach, token_doc[kept], kept - first_token[token_doc[kept]])
-        chosen.append((column, kept, values, totals))
-    offsets = {
-        int(doc): offsets_for(int(doc), int(reach[doc])) for doc in np.flatnonzero(reach >= 0)
-    }
-    for column, picked, values, totals in chosen:
-        attribute = names[column]
-        for token_index in picked:
-            doc = int(token_doc[token_index])
-            doc_offsets = offsets[doc]
-            position = token_index - first_token[doc]
-            if position >= len(
-                doc_offsets
-            ):  # units and offsets disagree: no span beats a wrong one
-                continue
-            begin, end = doc_offsets[position]
-            share = float(values[token_index] / totals[doc]) if totals[doc] > 0 else 0.0
-            spans = out[doc].setdefault(attribute, [])
-            for i, span in enumerate(spans):
-                if span.begin == begin and span.end == end:
-                    spans[i] = Span(span.begin, span.end, span.text, span.score + share)
-                    break
-            else:
-                if len(spans) < limit:
-                    spans.append(Span(begin, end, texts[doc][begin:end], share))
-        # Only documents that got a candidate span this round need tidying.
-        for doc in set(token_doc[picked].tolist()):
-            spans_of_doc = out[doc]
-            found = spans_of_doc.get(attribute)
-            if found:
-                found.sort(key=lambda span: -span.score)
-                tidy = [
-                    Span(s.begin, s.end, s.text, round(s.score, 3))
-                    for s in found
-                    if s.score >= MIN_SHARE
-                ]
-                if tidy:
-                    spans_of_doc[attribute] = tidy
-                else:
-                    del spans_of_doc[attribute]
+    # Every document has at least one unit (empty ones are not scored), in order.
+    first_unit = np.searchsorted(unit_doc, np.arange(n_docs))
+    totals = np.add.reduceat(np.maximum(contributions, 0.0), first_unit, axis=0)
+    unit, column = np.nonzero(needed[unit_doc] & (contributions > 0))
+    if unit.size == 0:
+        return out
+    begin_all, end_all = bounds()
+    begin, end = begin_all[unit], end_all[unit]
+    known = begin >= 0
+    unit, column, begin, end = unit[known], column[known], begin[known], end[known]
+    doc = unit_doc[unit]
+    share = contributions[unit, column] / totals[doc, column]
+    # Several words of one raw token share its span: one span, their shares summed.
+    order = np.lexsort((end, begin, column, doc))
+    doc, column, begin, end, share = _reorder(order, doc, column, begin, end, share)
+    new_group = np.r_[
+        True,
+        (doc[1:] != doc[:-1])
+        | (column[1:] != column[:-1])
+        | (begin[1:] != begin[:-1])
+        | (end[1:] != end[:-1]),
+    ]
+    starts = np.flatnonzero(new_group)
+    share = np.add.reduceat(share, starts) if starts.size else share
+    doc, column, begin, end = doc[starts], column[starts], begin[starts], end[starts]
+    # The strongest ``limit`` spans of each (document, head) with a real share of the evidence.
+    order = np.lexsort((-share, column, doc))
+    doc, column, begin, end, share = _reorder(order, doc, column, begin, end, share)
+    head_start = np.r_[True, (doc[1:] != doc[:-1]) | (column[1:] != column[:-1])]
+    group_first = np.maximum.accumulate(np.where(head_start, np.arange(doc.size), 0))
+    rank = np.arange(doc.size) - group_first
+    keep = (rank < limit) & (share >= MIN_SHARE)
+    for d, c, b, e, s in zip(
+        doc[keep].tolist(),
+        column[keep].tolist(),
+        begin[keep].tolist(),
+        end[keep].tolist(),
+        np.round(share[keep], 3).tolist(),
+        strict=True,
+    ):
+        out[d].setdefault(names[c], []).append(Span(b, e, texts[d][b:e], s))
     return out
+
+
+def _reorder(order: NDArray[np.intp], *arrays: NDArray[Any]) -> tuple[NDArray[Any], ...]:
+    """The same rows of several parallel arrays, in ``order``."""
+    return tuple(array[order] for array in arrays)

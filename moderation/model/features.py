@@ -3,9 +3,9 @@
 These are the features of scikit-learn's ``TfidfVectorizer(analyzer="char_wb")`` plus a word
 vectoriser, computed a faster way. Character n-grams never cross a word boundary, so the
 n-grams of a text are the union of those of its words. A *unit* (one word, or all the words
-of one raw whitespace-separated token) is turned into arrays of feature ids once and
-cached; a batch is then assembled from those arrays entirely in NumPy, bigrams included
-(as integer pair keys looked up with ``searchsorted``). Python touches each unit once per
+of one raw whitespace-separated token) is turned into feature ids once and stored in a
+``UnitTable``; a batch is then assembled from the table entirely in NumPy, bigrams included
+(as integer pair keys looked up with ``searchsorted``). Python touches each unit id once per
 text, never each n-gram.
 """
 
@@ -14,17 +14,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from operator import itemgetter
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+if TYPE_CHECKING:
+    from moderation.model.unit_table import TableView
+
 _EMPTY32 = np.zeros(0, dtype=np.int32)
 _EMPTY64 = np.zeros(0, dtype=np.int64)
-_FIRST = itemgetter(0)
-_SECOND = itemgetter(1)
 
 #: (unigram column per word, -1 when unknown; character n-gram columns of all its words)
 Unit = tuple[NDArray[np.int64], NDArray[np.int32]]
@@ -59,7 +59,6 @@ class TextFeaturizer:
         max_word_features: int = 150_000,
         max_char_features: int = 300_000,
         char_weight: float = 1.0,
-        cache_size: int = 300_000,
     ) -> None:
         self.char_range = char_range
         self.word_bigrams = word_bigrams
@@ -68,7 +67,6 @@ class TextFeaturizer:
         self.max_word_features = max_word_features
         self.max_char_features = max_char_features
         self.char_weight = char_weight
-        self.cache_size = cache_size
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -116,13 +114,12 @@ class TextFeaturizer:
         self.char_idf_ = _idf([char_df[g] for g in chars], n_docs)
         self.n_word_features_ = n_unigrams + len(bigrams)
         self.n_features_ = self.n_word_features_ + len(chars)
-        self._cache: dict[str, Unit] = {}
         return self
 
     # -- units ---------------------------------------------------------------------------------
 
     def unit(self, words: Sequence[str]) -> Unit:
-        """Feature ids of a run of words (one raw token); not cached, see ``word_unit``."""
+        """Feature ids of a run of words (one raw token); ``UnitTable`` stores them by id."""
         vocab = self.char_vocab_
         low, high = self.char_range
         unigram = np.asarray([self.word_vocab_.get(w, -1) for w in words], dtype=np.int64)
@@ -134,42 +131,38 @@ class TextFeaturizer:
         ]
         return unigram, np.asarray(ids, dtype=np.int32) if ids else _EMPTY32
 
-    def word_unit(self, word: str) -> Unit:
-        """Feature ids of one word, cached (comments repeat words endlessly)."""
-        cache = self._cache
-        entry = cache.get(word)
-        if entry is None:
-            entry = self.unit((word,))
-            if len(cache) >= self.cache_size:
-                cache.clear()
-            cache[word] = entry
-        return entry
-
     # -- transforming ------------------------------------------------------------------------
 
     def transform(self, docs: Sequence[Sequence[str]]) -> sp.csr_matrix:
         """TF-IDF matrix (n_docs x n_features), word block first, then characters."""
-        units = [self.word_unit(word) for words in docs for word in words]
+        from moderation.model.unit_table import UnitTable
+
+        table = UnitTable(self)
+        known: dict[str, int] = {}
+        ids: list[int] = []
+        for words in docs:
+            for word in words:
+                unit = known.get(word)
+                if unit is None:
+                    unit = known[word] = table.add((word,))
+                ids.append(unit)
         lengths = np.fromiter((len(words) for words in docs), dtype=np.int64, count=len(docs))
-        return self.transform_units(units, lengths)[0]
+        return self.transform_units(table.view(), np.asarray(ids, dtype=np.int64), lengths)[0]
 
     def transform_units(
-        self, units: Sequence[Unit], lengths: NDArray[np.int64]
+        self, table: TableView, ids: NDArray[np.int64], lengths: NDArray[np.int64]
     ) -> tuple[sp.csr_matrix, UnitLayout]:
-        """Document matrix from the units of every document, in order (``lengths`` per doc).
+        """Document matrix from the units ``ids`` of every document, in order (``lengths``
+        units per document), read from ``table``.
 
-        Also returns the layout from which ``UnitLayout.rows`` builds one row per unit:
-        that unit's share of its document's row (explanation spans), only when asked for.
+        Also returns the layout from which ``UnitLayout.contributions`` gives each unit's
+        share of its document's score (explanation spans), only when asked for.
         """
         n_docs = len(lengths)
-        n_units = len(units)
         unit_doc = np.repeat(np.arange(n_docs), lengths)
-        unigram_parts = list(map(_FIRST, units))
-        char_parts = list(map(_SECOND, units))
-        unigram_sizes = np.fromiter(map(len, unigram_parts), dtype=np.int64, count=n_units)
-        char_sizes = np.fromiter(map(len, char_parts), dtype=np.int64, count=n_units)
-        unigrams = np.concatenate(unigram_parts) if n_units else _EMPTY64
-        chars = np.concatenate(char_parts).astype(np.int64) if n_units else _EMPTY64
+        unigrams, unigram_sizes = table.unigrams(ids)
+        chars32, char_sizes = table.char_columns(ids)
+        chars = chars32.astype(np.int64)
         word_doc = np.repeat(unit_doc, unigram_sizes)
         char_doc = np.repeat(unit_doc, char_sizes)
         word_cols, word_rows = self._word_columns(unigrams, word_doc)
@@ -177,7 +170,16 @@ class TextFeaturizer:
             word_rows, word_cols, char_doc, chars, n_docs
         )
         layout = UnitLayout(
-            self, unit_doc, unigrams, chars, unigram_sizes, char_sizes, word_scale, char_scale
+            self,
+            table,
+            ids,
+            unit_doc,
+            unigrams,
+            chars,
+            unigram_sizes,
+            char_sizes,
+            word_scale,
+            char_scale,
         )
         return documents, layout
 
@@ -199,27 +201,35 @@ class TextFeaturizer:
     ) -> tuple[sp.csr_matrix, NDArray[np.float32], NDArray[np.float32]]:
         """The TF-IDF matrix and each document's word and character block scales.
 
-        Both blocks are built at once straight into CSR arrays (one sort of the entries'
-        keys): scipy's COO/CSR constructors and ``hstack`` cost more than this arithmetic
-        for the one-comment batches a service mostly scores. Sublinear tf, idf, and L2
-        normalisation of each block, with the character block weighted by ``char_weight``.
+        Both blocks are built at once straight into CSR arrays, so there is no ``hstack``:
+        for the one-comment batches a service mostly scores by one sort of the entries'
+        keys (scipy's constructors cost more than the arithmetic there), for large batches
+        by scipy's linear-time bucket passes. Sublinear tf, idf, and L2 normalisation of
+        each block, with the character block weighted by ``char_weight``.
         """
         n_word, width = self.n_word_features_, self.n_features_
-        if word_rows.size + char_rows.size > SMALL_BATCH_ENTRIES:
-            # Large batches: scipy's constructors sort by row in linear time, cheaper
-            # than one global sort, and their fixed cost is spread over many comments.
-            words = _csr(word_rows, word_cols, n_docs, n_word)
-            chars = _csr(char_rows, char_cols, n_docs, width - n_word)
-            word_scale = _tfidf(words, self.word_idf_, 1.0)
-            char_scale = _tfidf(chars, self.char_idf_, self.char_weight)
-            return sp.hstack([words, chars], format="csr", dtype=np.float32), word_scale, char_scale
-        keys = np.concatenate(
-            [word_rows * width + word_cols, char_rows * width + (char_cols + n_word)]
-        )
-        unique_keys, counts = np.unique(keys, return_counts=True)
-        rows = unique_keys // width
-        cols = unique_keys - rows * width
-        data = np.log(counts.astype(np.float32))
+        rows = np.concatenate([word_rows, char_rows])
+        cols = np.concatenate([word_cols, char_cols + n_word])
+        if rows.size > SMALL_BATCH_ENTRIES:
+            # Large batches: building CSC from the pairs sums duplicates with two bucket
+            # passes and the conversion to CSR sorts each row the same way, both linear in
+            # the entries; their fixed cost (arrays as wide as the vocabulary) is spread
+            # over many comments. Half the time of sorting the entries' keys.
+            ones = np.ones(rows.size, dtype=np.float32)
+            counted = sp.csc_matrix((ones, (rows, cols)), shape=(n_docs, width)).tocsr()
+            indptr = counted.indptr.astype(np.int64)
+            cols = counted.indices.astype(np.int64)
+            counts = counted.data
+            rows = np.repeat(np.arange(n_docs), np.diff(indptr))
+        else:
+            keys = rows * width + cols
+            unique_keys, key_counts = np.unique(keys, return_counts=True)
+            rows = unique_keys // width
+            cols = unique_keys - rows * width
+            counts = key_counts.astype(np.float32)
+            indptr = np.zeros(n_docs + 1, dtype=np.int64)
+            np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+        data = np.log(counts, dtype=np.float32)
         data += 1.0
         is_char = cols >= n_word
         data[~is_char] *= self.word_idf_[cols[~is_char]]
@@ -231,8 +241,6 @@ class TextFeaturizer:
             np.float32
         )
         data *= scale[block]
-        indptr = np.zeros(n_docs + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
         matrix = sp.csr_matrix((data, cols, indptr), shape=(n_docs, width))
         return matrix, scale[0::2], scale[1::2]
 
@@ -254,10 +262,11 @@ class TextFeaturizer:
             rows.append(word_doc[:-1][pair_ok][hit])
         return np.concatenate(cols), np.concatenate(rows)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_cache"] = {}  # rebuilt lazily; keeps the bundle small
-        return state
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # Bundles written before units moved to ``UnitTable`` carry a word cache: drop it.
+        state.pop("_cache", None)
+        state.pop("cache_size", None)
+        self.__dict__.update(state)
 
 
 #: Feature entries up to which a batch is assembled with NumPy alone; above it scipy's
@@ -270,6 +279,8 @@ class UnitLayout:
     """Where each unit's features sit in a batch, to build per-unit rows on demand."""
 
     featurizer: TextFeaturizer
+    table: TableView
+    ids: NDArray[np.int64]
     unit_doc: NDArray[np.int64]
     unigrams: NDArray[np.int64]
     chars: NDArray[np.int64]
@@ -307,42 +318,21 @@ class UnitLayout:
     def contributions(
         self, documents: NDArray[np.bool_], weights: NDArray[np.float32]
     ) -> NDArray[np.float64]:
-        """``rows(documents) @ weights`` without building the matrix (n_units x n_columns).
+        """``rows(documents) @ weights`` (n_units x n_columns).
 
-        Gathers the weight rows of each unit's features directly: for the single-comment
-        requests of a service, building a scipy matrix costs more than the arithmetic.
+        When the unit table keeps per-unit parts for these ``weights`` (the scorer's span
+        weights), each unit's row is its two stored parts times its document's block
+        scales: a gather instead of a product over every n-gram of the batch.
         """
-        f = self.featurizer
-        n_units = self.unit_doc.size
-        if int(self.char_sizes.sum()) > SMALL_BATCH_ENTRIES:
-            # Large batches: one sparse product beats gathering a weight row per n-gram.
+        table = self.table
+        if table.weights is not weights or table.word_parts is None or table.char_parts is None:
             return np.asarray(self.rows(documents) @ weights, dtype=np.float64)
-        out = np.zeros((n_units, weights.shape[1]), dtype=np.float64)
-        unit_ids = np.arange(n_units)
-        selected = documents[self.unit_doc]
-        word_unit = np.repeat(unit_ids, self.unigram_sizes)
-        word_keep = (self.unigrams >= 0) & selected[word_unit]
-        unigrams = self.unigrams[word_keep]
-        word_units = word_unit[word_keep]
-        scale = f.word_idf_[unigrams] * self.word_scale[self.unit_doc[word_units]]
-        _sum_by_unit(word_units, weights[unigrams] * scale[:, None], out)
-        char_unit = np.repeat(unit_ids, self.char_sizes)
-        char_keep = selected[char_unit]
-        chars = self.chars[char_keep]
-        char_units = char_unit[char_keep]
-        scale = f.char_idf_[chars] * self.char_scale[self.unit_doc[char_units]]
-        _sum_by_unit(char_units, weights[chars + f.n_word_features_] * scale[:, None], out)
+        out = table.word_parts[self.ids].astype(np.float64)
+        out *= self.word_scale[self.unit_doc][:, None]
+        chars = table.char_parts[self.ids] * self.char_scale[self.unit_doc][:, None]
+        out += chars
+        out[~documents[self.unit_doc]] = 0.0
         return out
-
-
-def _sum_by_unit(
-    units: NDArray[np.int64], values: NDArray[np.float32], out: NDArray[np.float64]
-) -> None:
-    """Add rows of ``values`` into ``out[units]``; ``units`` is sorted (entries come in order)."""
-    if units.size == 0:
-        return
-    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
-    out[units[starts]] += np.add.reduceat(values, starts, axis=0)
 
 
 def _keep(df: dict[Any, int], min_df: int, limit: int) -> list[Any]:
@@ -355,28 +345,3 @@ def _idf(counts: list[int], n_docs: int) -> NDArray[np.float32]:
     """Smoothed IDF, as scikit-learn computes it."""
     df = np.asarray(counts, dtype=np.float64)
     return (np.log((1.0 + n_docs) / (1.0 + df)) + 1.0).astype(np.float32)
-
-
-def _csr(
-    rows: NDArray[np.int64], cols: NDArray[np.int64], n_rows: int, n_cols: int
-) -> sp.csr_matrix:
-    """Count matrix from (row, col) pairs; duplicates are summed."""
-    matrix = sp.csr_matrix(
-        (np.ones(cols.size, dtype=np.float32), (rows, cols)), shape=(n_rows, n_cols)
-    )
-    matrix.sum_duplicates()
-    return matrix
-
-
-def _tfidf(matrix: sp.csr_matrix, idf: NDArray[np.float32], weight: float) -> NDArray[np.float32]:
-    """Sublinear tf, idf weighting and row L2 normalisation, in place; returns the row scales."""
-    data = matrix.data
-    np.log(data, out=data)
-    data += 1.0
-    data *= idf[matrix.indices]
-    lengths = np.diff(matrix.indptr)
-    rows = np.repeat(np.arange(matrix.shape[0]), lengths)
-    norms = np.sqrt(np.bincount(rows, weights=data * data, minlength=matrix.shape[0]))
-    scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0).astype(np.float32)
-    data *= np.repeat(scale, lengths)
-    return scale

@@ -63,6 +63,9 @@ MIN_WORDS_FOR_OTHER: Final = 4
 PREFIX_CHARS: Final = 200
 #: Letters only Polish uses among the languages above (Lithuanian has ą/ę, but not these).
 _POLISH_LETTERS: Final = re.compile(r"[łśźżćńŁŚŹŻĆŃ]")
+#: ą/ę are Polish unless Lithuanian's own letters are there too (its texts rarely lack them).
+_NASAL_VOWELS: Final = re.compile(r"[ąęĄĘ]")
+_LITHUANIAN_LETTERS: Final = re.compile(r"[ėįųūšžčĖĮŲŪŠŽČ]")
 #: Frequent short words that are words in one language only (no "to", "a", "i", "na"...).
 _POLISH_WORDS: Final = frozenset(
     [
@@ -210,12 +213,15 @@ class LanguageDetector:
 def _fast_guess(sample: str) -> LanguageGuess | None:
     """Decide clear Polish or English without running py3langid (a third of scoring time).
 
-    Polish-only letters (ł ś ź ż ć ń) or at least two different Polish-only function words
-    (chosen not to be words of Czech, Slovak, German or Dutch too) and no
-    English ones mean Polish, and the reverse means English; anything less clear goes to
-    py3langid. The confidence reported for these is 1.0 by construction, not a model output.
+    Polish-only letters (ł ś ź ż ć ń, or ą ę without Lithuanian's ė į ų ū š ž č) or at
+    least two different Polish-only function words (chosen not to be words of Czech,
+    Slovak, German or Dutch too) and no English ones mean Polish, and the reverse means
+    English; anything less clear goes to py3langid. The confidence reported for these is
+    1.0 by construction, not a model output.
     """
-    if _POLISH_LETTERS.search(sample) is not None:
+    if _POLISH_LETTERS.search(sample) is not None or (
+        _NASAL_VOWELS.search(sample) is not None and _LITHUANIAN_LETTERS.search(sample) is None
+    ):
         return LanguageGuess("pl", 1.0)
     words = sample.lower().split()
     polish = len(_POLISH_WORDS.intersection(words))

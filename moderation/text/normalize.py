@@ -60,17 +60,12 @@ class Token(NamedTuple):
     word: str
 
 
-class RawResult(NamedTuple):
-    """The words of one raw token and the edge punctuation to leave out of its span.
-
-    A plain tuple on purpose: the normaliser caches tens of thousands of these, and tuples
-    of strings and ints drop out of the garbage collector's view, dataclass instances do not.
-    """
-
-    words: tuple[str, ...]
-    lead: int  # characters of edge punctuation before the word inside the raw token
-    trail: int  # ... and after it
-    single_letter: bool  # a lone letter, maybe with punctuation ("a," ending "k u r w a,")
+#: The words of one raw token, the characters of edge punctuation before and after them
+#: inside the raw token (left out of its span), and whether it is a lone letter, maybe with
+#: punctuation ("a," ending "k u r w a,"). A plain tuple on purpose: the normaliser caches
+#: tens of thousands of these, and the garbage collector stops tracking plain tuples of
+#: strings and ints, but never a NamedTuple (which made every full collection walk them).
+RawResult = tuple[tuple[str, ...], int, int, bool]
 
 
 def _raw_result(words: tuple[str, ...], lead: int, trail: int) -> RawResult:
@@ -80,7 +75,7 @@ def _raw_result(words: tuple[str, ...], lead: int, trail: int) -> RawResult:
         and words[0].isalpha()
         and not any(c.isalnum() for w in words[1:] for c in w)
     )
-    return RawResult(words, lead, trail, single)
+    return (words, lead, trail, single)
 
 
 class Normalizer:
@@ -122,15 +117,15 @@ class Normalizer:
         out: list[Token] = []
         singles: list[bool] = []  # per token: its raw token is one lone letter
         for match in _RAW_TOKEN.finditer(text):
-            result = self.cached_raw(match.group(), map_glyphs)
-            if not result.words:
+            words, lead, trail, single_letter = self.cached_raw(match.group(), map_glyphs)
+            if not words:
                 continue
-            begin, end = match.start() + result.lead, match.end() - result.trail
+            begin, end = match.start() + lead, match.end() - trail
             if end <= begin:  # a raw token of pure punctuation: point at all of it
                 begin, end = match.start(), match.end()
-            out.extend(Token(begin, end, word) for word in result.words)
-            singles.append(result.single_letter)
-            singles.extend([False] * (len(result.words) - 1))
+            out.extend(Token(begin, end, word) for word in words)
+            singles.append(single_letter)
+            singles.extend([False] * (len(words) - 1))
         return self._join_spaced_letters(out, singles)
 
     def words(self, text: str) -> list[str]:
@@ -144,14 +139,14 @@ class Normalizer:
         out: list[str] = []
         run = 0
         for raw in text.split():
-            result = self.cached_raw(raw, map_glyphs)
-            if result.single_letter:
+            words, _, _, single_letter = self.cached_raw(raw, map_glyphs)
+            if single_letter:
                 run += 1
                 if run >= 3:  # "k u r w a": let the offset-keeping path join them
                     return [token.word for token in self.tokens(text)]
-            elif result.words:
+            elif words:
                 run = 0
-            out.extend(result.words)
+            out.extend(words)
         return out
 
     # -- one raw token ----------------------------------------------------------------
@@ -413,9 +408,18 @@ _INVISIBLE_TABLE: Final = dict.fromkeys(
 )
 
 
+#: The same characters as one regex class: a C scan tells whether ``translate`` (a dictionary
+#: lookup per character, the slow part) is needed at all. Most comments have none.
+_INVISIBLE: Final = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE_TABLE) + "]")
+
+
 def strip_invisible(text: str) -> str:
     """The text without zero-width, bidi and control characters (for language detection)."""
-    return unicodedata.normalize("NFKC", text.translate(_INVISIBLE_TABLE))
+    if _INVISIBLE.search(text) is not None:
+        text = text.translate(_INVISIBLE_TABLE)
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
 
 
 def disguised_latin(text: str) -> bool:

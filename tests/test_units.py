@@ -1,0 +1,101 @@
+"""Units and their table: the batch machinery under the scorer must agree with the slow truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from moderation.model.unit_table import UnitTable
+from moderation.model.units import UnitCache, raw_token_bounds
+from moderation.scoring import Scorer, ScoreResult
+
+#: Every character ``str.split()`` cuts at that is not plain ASCII space, and some that look
+#: like space but are not (zero-width space, word joiner): they must stay inside tokens.
+_SPACES = (
+    " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2007\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_NOT_SPACES = "\u200b\u2060\ufeff"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from("ab ąż😀" + _SPACES + _NOT_SPACES), max_size=30),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_raw_token_bounds_cut_where_str_split_does(texts: list[str]) -> None:
+    begins, ends, counts = raw_token_bounds(texts)
+    assert counts.tolist() == [len(text.split()) for text in texts]
+    position = 0
+    for text, count in zip(texts, counts.tolist(), strict=True):
+        pairs = zip(
+            begins[position : position + count], ends[position : position + count], strict=True
+        )
+        cut = [text[b:e] for b, e in pairs]
+        assert cut == text.split()
+        position += count
+
+
+def test_table_views_survive_growth(scorer: Scorer) -> None:
+    featurizer = scorer.bundle.models["pl"].featurizer
+    table = UnitTable(featurizer)
+    first = table.add(("debil",))
+    early = table.view()
+    for number in range(5_000):  # several doublings of every array
+        table.add((f"słowo{number}",))
+    late = table.view()
+    ids = np.asarray([first], dtype=np.int64)
+    for view in (early, late):
+        unigrams, _ = view.unigrams(ids)
+        chars, _ = view.char_columns(ids)
+        expected_unigrams, expected_chars = featurizer.unit(("debil",))
+        assert unigrams.tolist() == expected_unigrams.tolist()
+        assert chars.tolist() == expected_chars.tolist()
+    assert len(late.kind) == 5_001 and len(early.kind) == 1
+
+
+def test_stored_contributions_equal_the_sparse_product(scorer: Scorer) -> None:
+    """The per-unit parts kept for spans give exactly each unit row times the weights."""
+    language = "pl"
+    weights = scorer.heads[language].span_weights
+    cache = UnitCache(scorer.normalizer, scorer.bundle.models[language].featurizer, weights)
+    texts = ["Ty k*rwo, sp1erdalaj stąd", "Zgadzam się z autorem, dobry tekst.", "nie nie nie"]
+    encoded, view = cache.encode_batch([((text, 0),) for text in texts])
+    ids = np.asarray([unit for e in encoded for unit in e.units], dtype=np.int64)
+    lengths = np.asarray([len(e.units) for e in encoded], dtype=np.int64)
+    _, layout = scorer.bundle.models[language].featurizer.transform_units(view, ids, lengths)
+    selected = np.asarray([True, False, True])
+    fast = layout.contributions(selected, weights)
+    slow = np.asarray(layout.rows(selected) @ weights)
+    np.testing.assert_allclose(fast, slow, rtol=1e-5, atol=1e-6)
+    assert np.abs(fast[lengths[0] : lengths[0] + lengths[1]]).sum() == 0.0  # not selected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ty\u3000debilu\u2003spierdalaj",  # ideographic and em spaces
+        "-- Ty debilu --  ...  spierdalaj 😀",  # tokens without a word among words
+        "k u r w a, ty debilu",  # lone letters joined: one unit per word
+    ],
+)
+def test_spans_match_their_text_in_every_path(scorer: Scorer, text: str) -> None:
+    result = scorer.score_text(text)
+    assert isinstance(result, ScoreResult)
+    spans = [span for found in result.spans.values() for span in found]
+    assert spans
+    for span in spans:
+        assert text[span.begin : span.end] == span.text
+        assert span.text.strip() == span.text and span.text
+
+
+def test_batch_and_single_calls_agree(scorer: Scorer) -> None:
+    texts = ["Ty debilu", "k u r w a mać", "Dobry artykuł, dziękuję.", "\u200b \u200d", "spoko"]
+    batch = [outcome.to_dict() for outcome in scorer.score(texts)]
+    single = [scorer.score([text])[0].to_dict() for text in texts]
+    assert batch == single
+    assert batch[3]["error"]["code"] == "empty_text"
