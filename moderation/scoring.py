@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
 from moderation.model.stacked import Readout, StackedHeads
 from moderation.model.stance import Article, label_results
-from moderation.model.units import Encoded, UnitCache, unit_bounds
+from moderation.model.units import UnitCache
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
 
@@ -234,41 +233,32 @@ class Scorer:
     ) -> list[tuple[int, Outcome]]:
         model = self.bundle.models[language]
         cache = self.units[language]
-        outcomes: list[tuple[int, Outcome]] = []
-        all_encoded, table = cache.encode_batch([item.parts for item in items])
-        kept: list[_Prepared] = []
-        encoded: list[Encoded] = []
-        for item, encoding in zip(items, all_encoded, strict=True):
-            if not encoding.has_words:
-                outcomes.append((item.index, ScoreError("empty_text", _NOTHING_LEFT)))
-                continue
-            kept.append(item)
-            encoded.append(encoding)
-        if not kept:
-            return outcomes
-        ids = np.fromiter(
-            chain.from_iterable(e.units for e in encoded),
-            dtype=np.int64,
-            count=sum(len(e.units) for e in encoded),
+        encoded = cache.encode_batch([item.parts for item in items])
+        documents, layout = model.featurizer.transform_units(
+            encoded.view, encoded.ids, encoded.lengths
         )
-        lengths = np.fromiter((len(e.units) for e in encoded), dtype=np.int64, count=len(encoded))
-        documents, layout = model.featurizer.transform_units(table, ids, lengths)
         heads = self.heads[language]
-        texts = [item.text for item in kept]
-        readout = heads.read(documents, texts, [item.article for item in kept])
+        texts = [item.text for item in items]
+        readout = heads.read(documents, texts, [item.article for item in items])
         spans = top_spans(
             heads.span_weights,
             heads.span_names,
             layout,
-            lambda: unit_bounds(encoded, table, ids, self.normalizer),
+            lambda: encoded.bounds(self.normalizer),
             texts,
             heads.span_probabilities(readout),
             min_score=self.span_min_score,
             limit=self.spans_per_attribute,
         )
-        results = self._results(model, kept, readout, spans, supported=supported)
-        outcomes.extend((item.index, result) for item, result in zip(kept, results, strict=True))
-        return outcomes
+        results = self._results(model, items, readout, spans, supported=supported)
+        # A comment with no word left (only symbols and invisible characters) was scored
+        # along with the rest, on an empty row: its scores mean nothing, so it is an error.
+        return [
+            (item.index, result if has_words else ScoreError("empty_text", _NOTHING_LEFT))
+            for item, result, has_words in zip(
+                items, results, encoded.has_words.tolist(), strict=True
+            )
+        ]
 
     def _score_unsupported(self, items: Sequence[_Prepared]) -> list[tuple[int, Outcome]]:
         """No model knows this language: the highest score any model gives, marked unsupported."""

@@ -64,10 +64,11 @@ def test_stored_contributions_equal_the_sparse_product(scorer: Scorer) -> None:
     weights = scorer.heads[language].span_weights
     cache = UnitCache(scorer.normalizer, scorer.bundle.models[language].featurizer, weights)
     texts = ["Ty k*rwo, sp1erdalaj stąd", "Zgadzam się z autorem, dobry tekst.", "nie nie nie"]
-    encoded, view = cache.encode_batch([((text, 0),) for text in texts])
-    ids = np.asarray([unit for e in encoded for unit in e.units], dtype=np.int64)
-    lengths = np.asarray([len(e.units) for e in encoded], dtype=np.int64)
-    _, layout = scorer.bundle.models[language].featurizer.transform_units(view, ids, lengths)
+    encoded = cache.encode_batch([((text, 0),) for text in texts])
+    ids, lengths = encoded.ids, encoded.lengths
+    assert lengths.tolist() == [len(text.split()) for text in texts]
+    featurizer = scorer.bundle.models[language].featurizer
+    _, layout = featurizer.transform_units(encoded.view, ids, lengths)
     selected = np.asarray([True, False, True])
     fast = layout.contributions(selected, weights)
     slow = np.asarray(layout.rows(selected) @ weights)
@@ -99,3 +100,13 @@ def test_batch_and_single_calls_agree(scorer: Scorer) -> None:
     single = [scorer.score([text])[0].to_dict() for text in texts]
     assert batch == single
     assert batch[3]["error"]["code"] == "empty_text"
+
+
+def test_a_new_token_is_stored_once_however_often_a_batch_repeats_it(scorer: Scorer) -> None:
+    featurizer = scorer.bundle.models["pl"].featurizer
+    cache = UnitCache(scorer.normalizer, featurizer)
+    first = cache.encode_batch([(("zupełnie nowe nowe", 0),)])
+    second = cache.encode_batch([(("nowe zupełnie", 0),)])
+    assert first.ids[1] == first.ids[2]
+    assert sorted(second.ids.tolist()) == sorted(set(first.ids.tolist()))
+    assert len(second.view.kind) == 2  # two distinct raw tokens, two units

@@ -66,10 +66,14 @@ def top_spans(
     if not needed.any():
         return out
     unit_doc = layout.unit_doc
+    n_units = unit_doc.size
+    if n_units == 0:
+        return out
     contributions = layout.contributions(np.asarray(needed.any(axis=1)), weights)
-    # Every document has at least one unit (empty ones are not scored), in order.
     first_unit = np.searchsorted(unit_doc, np.arange(n_docs))
-    totals = np.add.reduceat(np.maximum(contributions, 0.0), first_unit, axis=0)
+    positive = np.maximum(contributions, 0.0)
+    totals = np.add.reduceat(positive, np.minimum(first_unit, n_units - 1), axis=0)
+    totals[np.bincount(unit_doc, minlength=n_docs) == 0] = 0.0  # reduceat's empty groups
     unit, column = np.nonzero(needed[unit_doc] & (contributions > 0))
     if unit.size == 0:
         return out
@@ -99,15 +103,17 @@ def top_spans(
     group_first = np.maximum.accumulate(np.where(head_start, np.arange(doc.size), 0))
     rank = np.arange(doc.size) - group_first
     keep = (rank < limit) & (share >= MIN_SHARE)
-    for d, c, b, e, s in zip(
-        doc[keep].tolist(),
-        column[keep].tolist(),
-        begin[keep].tolist(),
-        end[keep].tolist(),
-        np.round(share[keep], 3).tolist(),
-        strict=True,
-    ):
-        out[d].setdefault(names[c], []).append(Span(b, e, texts[d][b:e], s))
+    doc, column, begin, end = doc[keep], column[keep], begin[keep], end[keep]
+    docs, begins, ends = doc.tolist(), begin.tolist(), end.tolist()
+    cut = [texts[d][b:e] for d, b, e in zip(docs, begins, ends, strict=True)]
+    spans = list(
+        map(Span._make, zip(begins, ends, cut, np.round(share[keep], 3).tolist(), strict=True))
+    )
+    # Spans arrive grouped by (document, head), strongest first: one slice per group.
+    firsts = np.flatnonzero(np.r_[True, (doc[1:] != doc[:-1]) | (column[1:] != column[:-1])])
+    lasts = np.r_[firsts[1:], doc.size]
+    for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):
+        out[docs[first]][names[int(column[first])]] = spans[first:last]
     return out
 
 

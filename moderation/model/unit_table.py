@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import scipy.sparse as sp
 from numpy.typing import NDArray
 
 if TYPE_CHECKING:
@@ -125,25 +126,48 @@ class UnitTable:
         self, words: Sequence[str], lead: int = 0, trail: int = 0, single_letter: bool = False
     ) -> int:
         """Store the unit of ``words`` (one raw token's words; may be empty) and return its id."""
-        kind = EMPTY if not words else SINGLE if single_letter else NORMAL
-        unigrams, chars = self.featurizer.unit(words)
-        word_part = char_part = None
+        return self.add_many([(tuple(words), lead, trail, single_letter)])[0]
+
+    def add_many(self, entries: Sequence[tuple[tuple[str, ...], int, int, bool]]) -> range:
+        """Store several units at once, each given as the normaliser's (words, lead, trail,
+        lone letter) of a raw token; returns their ids. A batch's new tokens are added in
+        one go: NumPy's fixed cost per call would otherwise dominate a cold start."""
+        if not entries:
+            return range(self._count, self._count)
+        units = [self.featurizer.unit(words) for words, _, _, _ in entries]
+        unigrams = [unit[0] for unit in units]
+        chars = [unit[1] for unit in units]
+        word_sizes = np.fromiter(map(len, unigrams), dtype=np.int64, count=len(units))
+        char_sizes = np.fromiter(map(len, chars), dtype=np.int64, count=len(units))
+        flat_words = np.concatenate(unigrams)
+        flat_chars = np.concatenate(chars).astype(np.int32)
+        kinds = np.fromiter(
+            (
+                EMPTY if not words else SINGLE if single else NORMAL
+                for words, _, _, single in entries
+            ),
+            dtype=np.int8,
+            count=len(entries),
+        )
+        leads = np.fromiter((e[1] for e in entries), dtype=np.int32, count=len(entries))
+        trails = np.fromiter((e[2] for e in entries), dtype=np.int32, count=len(entries))
+        parts = None
         if self.weights is not None:
-            word_part, char_part = self._parts(unigrams, chars)
+            parts = self._parts(flat_words, word_sizes, flat_chars, char_sizes)
         with self._lock:
-            self._words.extend(unigrams)
-            self._word_ptr.extend(np.asarray([self._words.size], dtype=np.int64))
-            self._chars.extend(chars)
-            self._char_ptr.extend(np.asarray([self._chars.size], dtype=np.int64))
-            self._lead.extend(np.asarray([lead], dtype=np.int32))
-            self._trail.extend(np.asarray([trail], dtype=np.int32))
-            self._kind.extend(np.asarray([kind], dtype=np.int8))
-            if word_part is not None and char_part is not None:
-                self._word_parts.extend(word_part[None, :])
-                self._char_parts.extend(char_part[None, :])
-            unit_id = self._count
-            self._count += 1
-        return unit_id
+            self._word_ptr.extend(self._words.size + np.cumsum(word_sizes))
+            self._words.extend(flat_words)
+            self._char_ptr.extend(self._chars.size + np.cumsum(char_sizes))
+            self._chars.extend(flat_chars)
+            self._lead.extend(leads)
+            self._trail.extend(trails)
+            self._kind.extend(kinds)
+            if parts is not None:
+                self._word_parts.extend(parts[0])
+                self._char_parts.extend(parts[1])
+            first = self._count
+            self._count += len(entries)
+        return range(first, first + len(entries))
 
     def view(self) -> TableView:
         """A snapshot of every unit added so far."""
@@ -163,12 +187,30 @@ class UnitTable:
             )
 
     def _parts(
-        self, unigrams: NDArray[np.int64], chars: NDArray[np.int32]
+        self,
+        unigrams: NDArray[np.int64],
+        word_sizes: NDArray[np.int64],
+        chars: NDArray[np.int32],
+        char_sizes: NDArray[np.int64],
     ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-        """IDF-weighted sums of the weight rows of a unit's unigrams and of its n-grams."""
+        """Per unit: IDF-weighted sums of the weight rows of its unigrams, and of its n-grams."""
         assert self.weights is not None
         f = self.featurizer
-        known = unigrams[unigrams >= 0]
-        word = f.word_idf_[known] @ self.weights[known]
-        char = f.char_idf_[chars] @ self.weights[chars.astype(np.int64) + f.n_word_features_]
-        return np.asarray(word, dtype=np.float32), np.asarray(char, dtype=np.float32)
+        n_units = word_sizes.size
+        word_unit = np.repeat(np.arange(n_units), word_sizes)
+        known = unigrams >= 0
+        words = sp.csr_matrix(
+            (f.word_idf_[unigrams[known]], (word_unit[known], unigrams[known])),
+            shape=(n_units, f.n_features_),
+        )
+        char_cols = chars.astype(np.int64)
+        char_rows = sp.csr_matrix(
+            (
+                f.char_idf_[char_cols],
+                (np.repeat(np.arange(n_units), char_sizes), char_cols + f.n_word_features_),
+            ),
+            shape=(n_units, f.n_features_),
+        )
+        word_part = np.asarray(words @ self.weights, dtype=np.float32)
+        char_part = np.asarray(char_rows @ self.weights, dtype=np.float32)
+        return word_part, char_part

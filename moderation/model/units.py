@@ -4,9 +4,9 @@ The hot path of scoring. ``str.split`` (in C) cuts a comment into raw tokens; ea
 token is looked up in a dictionary that gives its unit id in a ``UnitTable`` (its
 normalised feature ids, and the edge punctuation to leave out of its span). Unit *i* of a
 comment is then its raw token *i*, so the offsets of every unit of a batch come from one
-vectorised scan of the texts (``unit_bounds``), and only for batches that get spans. A
-comment whose lone letters must be joined across tokens ("k u r w a") takes the
-normaliser's offset-keeping path instead, one unit per word.
+vectorised scan of the texts (``EncodedBatch.bounds``). A comment whose lone letters must
+be joined across tokens ("k u r w a") takes the normaliser's offset-keeping path instead,
+one unit per word.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import Final
 
 import numpy as np
@@ -28,28 +27,20 @@ _RAW: Final = re.compile(r"\S+")
 #: Code points up to the last one ``str.isspace`` accepts (U+3000), flagged when they are
 #: whitespace: ``str.split()`` cuts exactly there.
 _SPACE: Final = np.asarray([chr(c).isspace() for c in range(0x3001)], dtype=bool)
+#: Cyrillic or Greek letters: only a comment with some may need look-alikes mapped.
+_GLYPHS: Final = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 
 
 @dataclass(slots=True)
-class Encoded:
-    """A comment (or its head and tail windows) as unit ids, with a way back to its offsets."""
+class _Single:
+    """A comment encoded on its own: windows, mapped look-alike letters, or joined letters."""
 
     units: list[int]
     parts: tuple[tuple[str, int], ...]  # (text, offset of that text in the original)
     per_word: bool  # units are normalised words (spaced letters joined), not raw tokens
-    has_words: bool  # at least one unit has a word; otherwise there is nothing to score
-
-    @property
-    def raw_tokens(self) -> bool:
-        """Unit *i* is raw token *i* of the comment (one part, one unit per raw token)."""
-        return not self.per_word and len(self.parts) == 1
 
     def offsets(self, view: TableView, normalizer: Normalizer) -> list[tuple[int, int]]:
-        """(begin, end) in the original text of every unit, in order, one at a time.
-
-        The general path, for windows and joined letters; ``unit_bounds`` does the common
-        case for a whole batch at once.
-        """
+        """(begin, end) in the original text of every unit, in order."""
         out: list[tuple[int, int]] = []
         position = 0
         for text, shift in self.parts:
@@ -65,6 +56,56 @@ class Encoded:
                     begin, end = start, stop
                 out.append((begin + shift, end + shift))
         return out
+
+
+@dataclass(slots=True)
+class EncodedBatch:
+    """The comments of a batch as unit ids, comments one after another.
+
+    Most comments are *plain*: one part, unit *i* is raw token *i*, and the bounds of their
+    raw tokens come from the same scan that counted them. The others (``singles``) were
+    encoded one at a time and find their offsets the slow way.
+    """
+
+    ids: NDArray[np.int64]
+    lengths: NDArray[np.int64]  # units per comment
+    has_words: NDArray[np.bool_]  # a comment without any word has nothing to score
+    view: TableView
+    token_begin: NDArray[np.int64]  # raw tokens of the plain comments, in order
+    token_end: NDArray[np.int64]
+    token_counts: NDArray[np.int64]  # per comment (0 for the others)
+    singles: dict[int, _Single]
+
+    def bounds(self, normalizer: Normalizer) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """(begin, end) in the original text of every unit; -1 where units and offsets
+        disagree, so that no span is better than a wrong one."""
+        ids, lengths = self.ids, self.lengths
+        begin = np.full(ids.size, -1, dtype=np.int64)
+        end = np.full(ids.size, -1, dtype=np.int64)
+        first_unit = np.cumsum(lengths) - lengths
+        plain = np.ones(lengths.size, dtype=bool)
+        plain[list(self.singles)] = False
+        first_token = np.cumsum(self.token_counts) - self.token_counts
+        unit_plain = np.repeat(plain, lengths)
+        token = np.arange(ids.size) - np.repeat(first_unit - first_token, lengths)
+        token = token[unit_plain]
+        start, stop = self.token_begin[token], self.token_end[token]
+        plain_ids = ids[unit_plain]
+        b = start + self.view.lead[plain_ids]
+        e = stop - self.view.trail[plain_ids]
+        punctuation_only = e <= b  # a raw token of pure punctuation: point at all of it
+        b[punctuation_only] = start[punctuation_only]
+        e[punctuation_only] = stop[punctuation_only]
+        begin[unit_plain] = b
+        end[unit_plain] = e
+        for doc, single in self.singles.items():
+            offsets = single.offsets(self.view, normalizer)
+            if len(offsets) != lengths[doc]:
+                continue
+            first = int(first_unit[doc])
+            for i, (b_i, e_i) in enumerate(offsets):
+                begin[first + i], end[first + i] = b_i, e_i
+        return begin, end
 
 
 @dataclass
@@ -97,52 +138,70 @@ class UnitCache:
         self.size = size
         self._generation = _Generation(UnitTable(featurizer, weights))
 
-    def encode_batch(
-        self, batch: Sequence[Sequence[tuple[str, int]]]
-    ) -> tuple[list[Encoded], TableView]:
-        """Units of each comment (its parts: the whole text, or a head and a tail window),
-        and the table view their ids point into."""
+    def encode_batch(self, batch: Sequence[Sequence[tuple[str, int]]]) -> EncodedBatch:
+        """Units of each comment (its parts: the whole text, or a head and a tail window).
+
+        The plain comments of the batch are joined and cut by one ``str.split`` and one
+        NumPy scan, and their raw tokens looked up with one ``map``: no Python per comment.
+        """
         generation = self._generation
         if len(generation.table) >= self.size:
             # Start afresh between batches only: ids handed out in this batch must stay valid.
             generation = self._generation = _Generation(UnitTable(self.featurizer, self.weights))
-        per_comment = [self._raw_units(generation, parts) for parts in batch]
+        plain_texts = [parts[0][0] if len(parts) == 1 else "" for parts in batch]
+        glyphs = _GLYPHS.search("\n".join(plain_texts)) is not None
+        if glyphs:  # a few comments may need look-alike letters mapped: they go one by one
+            plain_texts = [t if not Normalizer.maps_glyphs(t) else "" for t in plain_texts]
+        joined, begins, ends, counts = _scan(plain_texts)
+        raws = joined.split()
+        if len(raws) != begins.size:  # cannot happen while _SPACE matches str.isspace
+            raise AssertionError("the whitespace scan and str.split disagree")
+        cache = generation.raw[False]
+        found = list(map(cache.get, raws))
+        if None in found:  # C-level scan; new tokens are added together, once each
+            missing = list(dict.fromkeys(r for r, u in zip(raws, found, strict=True) if u is None))
+            self._add_many(generation, missing, False)
+            found = list(map(cache.get, raws))
+        ids = np.asarray(found, dtype=np.int64)
+        lengths = counts.copy()
+        singles: dict[int, _Single] = {}
+        for doc, parts in enumerate(batch):
+            if not plain_texts[doc]:
+                singles[doc] = _Single(self._raw_units(generation, parts), tuple(parts), False)
+        if singles:
+            ids = _splice(ids, lengths, singles)
         view = generation.table.view()
-        lengths = np.fromiter(map(len, per_comment), dtype=np.int64, count=len(per_comment))
-        kinds = view.kind[np.fromiter(chain.from_iterable(per_comment), np.int64, lengths.sum())]
-        spaced, has_words = _batch_checks(kinds, lengths)
-        encoded = [
-            Encoded(units, tuple(parts), False, words)
-            for units, parts, words in zip(per_comment, batch, has_words.tolist(), strict=True)
-        ]
-        for doc in np.flatnonzero(spaced).tolist():
-            encoded[doc] = self._per_word(generation, batch[doc])
+        spaced, has_words = _batch_checks(view.kind[ids], lengths)
         if spaced.any():
+            for doc in np.flatnonzero(spaced).tolist():
+                singles[doc] = self._per_word(generation, batch[doc])
+            ids = _splice(ids, lengths, singles)
             view = generation.table.view()  # the per-word path may have added units
-        return encoded, view
+            _, has_words = _batch_checks(view.kind[ids], lengths)
+        return EncodedBatch(ids, lengths, has_words, view, begins, ends, counts, singles)
 
     def _raw_units(self, generation: _Generation, parts: Sequence[tuple[str, int]]) -> list[int]:
-        """Unit ids of the raw tokens of every part, in order."""
+        """Unit ids of the raw tokens of every part of one comment, in order."""
         units: list[int] = []
         for text, _ in parts:
             mode = Normalizer.maps_glyphs(text)
             cache = generation.raw[mode]
-            raws = text.split()
-            found = list(map(cache.get, raws))
-            if None in found:  # C-level scan; the loop below runs only for new tokens
-                for i, unit in enumerate(found):
-                    if unit is None:
-                        found[i] = self._add(generation, raws[i], mode)
-            units.extend(found)  # type: ignore[arg-type]
+            for raw in text.split():
+                unit = cache.get(raw)
+                units.append(unit if unit is not None else self._add(generation, raw, mode))
         return units
 
     def _add(self, generation: _Generation, raw: str, mode: bool) -> int:
-        words, lead, trail, single_letter = self.normalizer.cached_raw(raw, mode)
-        unit = generation.table.add(words, lead, trail, single_letter)
-        generation.raw[mode][raw] = unit
-        return unit
+        return self._add_many(generation, [raw], mode)[0]
 
-    def _per_word(self, generation: _Generation, parts: Sequence[tuple[str, int]]) -> Encoded:
+    def _add_many(self, generation: _Generation, raws: Sequence[str], mode: bool) -> range:
+        # The normaliser's cache would only duplicate ours: each raw token is normalised once.
+        entries = [self.normalizer.raw(raw, mode) for raw in raws]
+        units = generation.table.add_many(entries)
+        generation.raw[mode].update(zip(raws, units, strict=True))
+        return units
+
+    def _per_word(self, generation: _Generation, parts: Sequence[tuple[str, int]]) -> _Single:
         known = generation.words
         units: list[int] = []
         for text, _ in parts:
@@ -151,7 +210,18 @@ class UnitCache:
                 if unit is None:
                     unit = known[word] = generation.table.add((word,))
                 units.append(unit)
-        return Encoded(units, tuple(parts), True, bool(units))
+        return _Single(units, tuple(parts), True)
+
+
+def _splice(
+    ids: NDArray[np.int64], lengths: NDArray[np.int64], singles: dict[int, _Single]
+) -> NDArray[np.int64]:
+    """Put each single comment's units in its place (``lengths`` is updated in place)."""
+    pieces = np.split(ids, np.cumsum(lengths)[:-1])
+    for doc, single in singles.items():
+        pieces[doc] = np.asarray(single.units, dtype=np.int64)
+        lengths[doc] = len(single.units)
+    return np.concatenate(pieces) if pieces else ids
 
 
 def _batch_checks(
@@ -170,61 +240,30 @@ def _batch_checks(
     return spaced, has_words
 
 
-def raw_token_bounds(
+def _scan(
     texts: Sequence[str],
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """Where ``str.split()`` cuts each text, for a whole batch in one vectorised pass.
-
-    Returns the begin and end of every raw token (offsets into its own text), texts one
-    after another, and how many raw tokens each text has.
-    """
+) -> tuple[str, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """The texts joined by a newline, and where ``str.split()`` cuts them: begin and end of
+    every raw token (offsets into its own text), and how many raw tokens each text has."""
     joined = "\n".join(texts)  # a separator that is whitespace: no token crosses texts
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     space = _SPACE[np.minimum(codes, len(_SPACE) - 1)] & (codes < len(_SPACE))
     edges = np.diff(np.concatenate(([True], space, [True])).view(np.int8))
     begins = np.flatnonzero(edges == -1)  # space -> token
     ends = np.flatnonzero(edges == 1)
-    text_starts = np.zeros(len(texts), dtype=np.int64)
-    if len(texts) > 1:
-        np.cumsum([len(text) + 1 for text in texts[:-1]], out=text_starts[1:])
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    text_starts = np.cumsum(lengths + 1) - (lengths + 1)
     owner = np.searchsorted(text_starts, begins, side="right") - 1
     shift = text_starts[owner]
     counts = np.bincount(owner, minlength=len(texts))
-    return begins - shift, ends - shift, counts
+    return joined, begins - shift, ends - shift, counts
 
 
-def unit_bounds(
-    encoded: Sequence[Encoded], view: TableView, ids: NDArray[np.int64], normalizer: Normalizer
-) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """(begin, end) in the original text of every unit of a batch (``ids``, comments in
-    order); -1 where units and offsets disagree, so that no span is better than a wrong one.
-    """
-    lengths = np.fromiter((len(e.units) for e in encoded), dtype=np.int64, count=len(encoded))
-    fast = np.fromiter((e.raw_tokens for e in encoded), dtype=bool, count=len(encoded))
-    begin = np.full(ids.size, -1, dtype=np.int64)
-    end = np.full(ids.size, -1, dtype=np.int64)
-    first_unit = np.cumsum(lengths) - lengths
-    texts = [e.parts[0][0] if ok else "" for e, ok in zip(encoded, fast, strict=True)]
-    starts, stops, counts = raw_token_bounds(texts)
-    fast &= counts == lengths  # always true unless split() and the scan disagree
-    first_token = np.cumsum(counts) - counts
-    unit_fast = np.repeat(fast, lengths)
-    token = np.arange(ids.size) - np.repeat(first_unit - first_token, lengths)
-    token = token[unit_fast]
-    start, stop = starts[token], stops[token]
-    fast_ids = ids[unit_fast]
-    b = start + view.lead[fast_ids]
-    e = stop - view.trail[fast_ids]
-    punctuation_only = e <= b  # a raw token of pure punctuation: point at all of it
-    b[punctuation_only] = start[punctuation_only]
-    e[punctuation_only] = stop[punctuation_only]
-    begin[unit_fast] = b
-    end[unit_fast] = e
-    for doc in np.flatnonzero(~fast).tolist():
-        offsets = encoded[doc].offsets(view, normalizer)
-        if len(offsets) != lengths[doc]:
-            continue
-        first = int(first_unit[doc])
-        for i, (b_i, e_i) in enumerate(offsets):
-            begin[first + i], end[first + i] = b_i, e_i
-    return begin, end
+def raw_token_bounds(
+    texts: Sequence[str],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Where ``str.split()`` cuts each text, for a whole batch in one vectorised pass: begin
+    and end of every raw token (offsets into its own text, texts one after another), and
+    how many raw tokens each text has."""
+    _, begins, ends, counts = _scan(texts)
+    return begins, ends, counts
