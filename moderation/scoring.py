@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -315,14 +316,15 @@ class Scorer:
         )
         has_context = readout.has_context.tolist()
         for row, item in enumerate(items):
-            scores = dict(zip(attributes, rounded[row], strict=True))
-            flagged = [a for a, hit in zip(attributes, flags[row], strict=True) if hit]
+            # Spans of the chosen stance/sentiment label are keyed "head:label"; what is
+            # left in the row's dict are the attributes' own spans.
+            row_spans = spans[row]
             result = ScoreResult(
                 item.guess.language,
                 supported,
-                scores,
-                flagged,
-                _attribute_spans(spans[row]),
+                dict(zip(attributes, rounded[row], strict=True)),
+                list(compress(attributes, flags[row])),
+                row_spans,
                 version,
                 item.window,
             )
@@ -330,18 +332,17 @@ class Scorer:
                 label, stance_scores = stances[row]
                 context = "article" if has_context[row] else "comment_only"
                 result.stance = {"label": label, "scores": stance_scores, "context": context}
-                result.spans["stance"] = spans[row].get(f"stance:{label}", [])
+                stance_spans = row_spans.pop(f"stance:{label}", [])
             if sentiments is not None:
                 label, sentiment_scores = sentiments[row]
                 result.sentiment = {"label": label, "scores": sentiment_scores}
-                result.spans["sentiment"] = spans[row].get(f"sentiment:{label}", [])
+                sentiment_spans = row_spans.pop(f"sentiment:{label}", [])
+            if stances is not None:
+                row_spans["stance"] = stance_spans
+            if sentiments is not None:
+                row_spans["sentiment"] = sentiment_spans
             out.append(result)
         return out
-
-
-def _attribute_spans(spans: dict[str, list[Span]]) -> dict[str, list[Span]]:
-    """The toxicity attributes' spans (stance/sentiment spans are keyed ``head:label``)."""
-    return {name: found for name, found in spans.items() if ":" not in name}
 
 
 __all__ = ["ATTRIBUTES", "Outcome", "ScoreError", "ScoreResult", "Scorer"]

@@ -74,7 +74,9 @@ def top_spans(
     positive = np.maximum(contributions, 0.0)
     totals = np.add.reduceat(positive, np.minimum(first_unit, n_units - 1), axis=0)
     totals[np.bincount(unit_doc, minlength=n_docs) == 0] = 0.0  # reduceat's empty groups
-    unit, column = np.nonzero(needed[unit_doc] & (contributions > 0))
+    # Candidates head by head, units in text order: units sharing one span (several words
+    # of one raw token) are then neighbours, so merging them needs no sort.
+    column, unit = np.nonzero((needed[unit_doc] & (contributions > 0)).T)
     if unit.size == 0:
         return out
     begin_all, end_all = bounds()
@@ -83,23 +85,23 @@ def top_spans(
     unit, column, begin, end = unit[known], column[known], begin[known], end[known]
     doc = unit_doc[unit]
     share = contributions[unit, column] / totals[doc, column]
-    # Several words of one raw token share its span: one span, their shares summed.
-    order = np.lexsort((end, begin, column, doc))
-    doc, column, begin, end, share = _reorder(order, doc, column, begin, end, share)
-    new_group = np.r_[
+    new_span = np.r_[
         True,
         (doc[1:] != doc[:-1])
         | (column[1:] != column[:-1])
         | (begin[1:] != begin[:-1])
         | (end[1:] != end[:-1]),
     ]
-    starts = np.flatnonzero(new_group)
-    share = np.add.reduceat(share, starts) if starts.size else share
-    doc, column, begin, end = doc[starts], column[starts], begin[starts], end[starts]
-    # The strongest ``limit`` spans of each (document, head) with a real share of the evidence.
-    order = np.lexsort((-share, column, doc))
-    doc, column, begin, end, share = _reorder(order, doc, column, begin, end, share)
-    head_start = np.r_[True, (doc[1:] != doc[:-1]) | (column[1:] != column[:-1])]
+    if not new_span.all():
+        starts = np.flatnonzero(new_span)
+        share = np.add.reduceat(share, starts)
+        doc, column, begin, end = doc[starts], column[starts], begin[starts], end[starts]
+    # The strongest ``limit`` spans of each (document, head): one argsort on a key that
+    # orders by head and document, then by falling share (0 < share <= 1).
+    group = column * n_docs + doc
+    order = np.argsort(group - share * 0.5, kind="stable")
+    doc, column, begin, end, share, group = _reorder(order, doc, column, begin, end, share, group)
+    head_start = np.r_[True, group[1:] != group[:-1]]
     group_first = np.maximum.accumulate(np.where(head_start, np.arange(doc.size), 0))
     rank = np.arange(doc.size) - group_first
     keep = (rank < limit) & (share >= MIN_SHARE)
@@ -109,7 +111,7 @@ def top_spans(
     spans = list(
         map(Span._make, zip(begins, ends, cut, np.round(share[keep], 3).tolist(), strict=True))
     )
-    # Spans arrive grouped by (document, head), strongest first: one slice per group.
+    # Spans arrive grouped by (head, document), strongest first: one slice per group.
     firsts = np.flatnonzero(np.r_[True, (doc[1:] != doc[:-1]) | (column[1:] != column[:-1])])
     lasts = np.r_[firsts[1:], doc.size]
     for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):

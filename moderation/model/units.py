@@ -217,11 +217,17 @@ def _splice(
     ids: NDArray[np.int64], lengths: NDArray[np.int64], singles: dict[int, _Single]
 ) -> NDArray[np.int64]:
     """Put each single comment's units in its place (``lengths`` is updated in place)."""
-    pieces = np.split(ids, np.cumsum(lengths)[:-1])
+    is_single = np.zeros(lengths.size, dtype=bool)
+    is_single[list(singles)] = True
+    kept = ids[~np.repeat(is_single, lengths)]
     for doc, single in singles.items():
-        pieces[doc] = np.asarray(single.units, dtype=np.int64)
         lengths[doc] = len(single.units)
-    return np.concatenate(pieces) if pieces else ids
+    out = np.empty(int(lengths.sum()), dtype=np.int64)
+    out[~np.repeat(is_single, lengths)] = kept
+    first = np.cumsum(lengths) - lengths
+    for doc, single in singles.items():
+        out[first[doc] : first[doc] + lengths[doc]] = single.units
+    return out
 
 
 def _batch_checks(
