@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 
@@ -27,6 +27,7 @@ from moderation.review import (
     Store,
     Submission,
 )
+from moderation.review.submissions import Pending
 
 
 @pytest.fixture
@@ -119,6 +120,61 @@ def test_submit_many_is_all_or_nothing(store: Store) -> None:
         store.get_comment("n-2")
     assert [e.comment_id for e in store.audit()] == ["old", "n-1"]
     assert store.get_article("art-5") == ArticleIn("art-5", "T")
+
+
+def test_submit_pending_decides_on_the_rejections_it_counts_in_the_transaction(
+    store: Store, clock: Clock
+) -> None:
+    put(store, "t-0", author="troll")
+    put(store, "t-1", author="troll")
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("t-0", OLA, "reject", "insult", None)
+    clock.advance(10 * 86400)
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("t-1", OLA, "reject", "spam", None)
+    seen: dict[str, int] = {}
+
+    def decider(comment_id: str) -> Callable[[int], Decision]:
+        def decide(rejections: int) -> Decision:
+            seen[comment_id] = rejections
+            if rejections >= 2:
+                return Decision("hold", "repeat_offender", ("repeat_offender",))
+            return Decision("publish", "below_thresholds", ())
+
+        return decide
+
+    def pending(comment_id: str, author: str | None, days: int | None) -> Pending:
+        return Pending(Submission(comment_id, "tekst", author), scored(), decider(comment_id), days)
+
+    stored = store.submit_pending(
+        [
+            pending("n-1", "troll", 30),  # both rejections in the window
+            pending("n-2", "troll", 5),  # only the newer one
+            pending("n-3", "troll", None),  # the rule is off: no count
+            pending("n-4", None, 30),  # no author: no count
+        ],
+        API,
+    )
+    assert seen == {"n-1": 2, "n-2": 1, "n-3": 0, "n-4": 0}
+    assert [(r.id, r.status, created, d.rule) for r, created, d in stored] == [
+        ("n-1", "held", True, "repeat_offender"),
+        ("n-2", "published", True, "below_thresholds"),
+        ("n-3", "published", True, "below_thresholds"),
+        ("n-4", "published", True, "below_thresholds"),
+    ]
+    # One audit row per new comment, in the batch's order, each with its decision.
+    audit = [e for e in store.audit(limit=100) if e.action == "submit"][-4:]
+    assert [(e.comment_id, e.to_status, (e.details or {}).get("rule")) for e in audit] == [
+        ("n-1", "held", "repeat_offender"),
+        ("n-2", "published", "below_thresholds"),
+        ("n-3", "published", "below_thresholds"),
+        ("n-4", "published", "below_thresholds"),
+    ]
+    # Published comments got their outbox rows in the same transaction.
+    assert {item.comment_id for item in store.outbox_due(clock(), 50)} >= {"n-2", "n-3", "n-4"}
+    # A retry keeps the first decision whatever the count is now.
+    again = store.submit_pending([pending("n-2", "troll", 30)], API)
+    assert [(r.status, created) for r, created, _ in again] == [("published", False)]
 
 
 def test_articles_keep_their_texts(store: Store) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Connection, Insert, select, update
+from sqlalchemy import Connection, Insert, bindparam, select, update
 
 from moderation.errors import NotFoundError
 from moderation.review import rows
@@ -21,6 +21,11 @@ from moderation.review.schema import articles, comments, settings
 
 SITE_POLICY: Final = "site_policy"
 
+#: Built once: every submission with an article reads its stored texts first.
+_ARTICLE_TEXTS: Final = select(articles.c.title, articles.c.lead, articles.c.target).where(
+    articles.c.id == bindparam("article_id")
+)
+
 
 class ArticleStore:
     """Article rows and policy settings; every change is audited in its own transaction."""
@@ -28,6 +33,7 @@ class ArticleStore:
     db: Database
     now: Callable[[], datetime]
     _insert_audit: Insert
+    _insert_article: Insert  # INSERT ... ON CONFLICT DO NOTHING, built in Store.__init__
 
     def touch_article(self, conn: Connection, article: ArticleIn, now: datetime) -> None:
         """Insert the article, or update its texts when they changed, inside ``conn``.
@@ -36,17 +42,9 @@ class ArticleStore:
         takes no row lock: every comment on a busy article passes through here.
         """
         texts = {"title": article.title, "lead": article.lead, "target": article.target}
-        current = conn.execute(
-            select(articles.c.title, articles.c.lead, articles.c.target).where(
-                articles.c.id == article.id
-            )
-        ).first()
+        current = conn.execute(_ARTICLE_TEXTS, {"article_id": article.id}).first()
         if current is None:
-            conn.execute(
-                self.db.insert(articles)
-                .values(id=article.id, updated_at=now, **texts)
-                .on_conflict_do_nothing(index_elements=[articles.c.id])
-            )
+            conn.execute(self._insert_article, {"id": article.id, "updated_at": now, **texts})
             return
         given = {key: value for key, value in texts.items() if value is not None}
         if any(getattr(current, key) != value for key, value in given.items()):

@@ -8,12 +8,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from moderation.review import rows
 from moderation.review.database import Database
 from moderation.review.records import AuditEntry, AuthorHistory
 from moderation.review.schema import audit_log, comments
+
+#: Built once: every submission with an author runs it, and building a statement (and its
+#: cache key) per call cost more than executing it.
+_REJECTIONS = select(func.count()).where(
+    comments.c.author_id == bindparam("author_id"),
+    comments.c.status == "rejected",
+    comments.c.decided_at >= bindparam("since"),
+)
+
+
+def rejections_in(conn: Connection, author_id: str, days: int, now: datetime) -> int:
+    """The author's rejections in the ``days`` days before ``now``, inside ``conn``."""
+    since = now - timedelta(days=days)
+    return int(conn.execute(_REJECTIONS, {"author_id": author_id, "since": since}).scalar_one())
 
 
 class HistoryStore:
@@ -24,14 +38,8 @@ class HistoryStore:
 
     def recent_rejections(self, author_id: str, days: int) -> int:
         """How many of the author's comments moderators rejected in the last ``days`` days."""
-        since = self.now() - timedelta(days=days)
-        stmt = select(func.count()).where(
-            comments.c.author_id == author_id,
-            comments.c.status == "rejected",
-            comments.c.decided_at >= since,
-        )
         with self.db.read() as conn:
-            return int(conn.execute(stmt).scalar_one())
+            return rejections_in(conn, author_id, days, self.now())
 
     def author_history(self, author_id: str, limit: int = 50, days: int = 30) -> AuthorHistory:
         """The author's newest comments, counts by status, and rejections within ``days``."""

@@ -38,7 +38,7 @@ from moderation.review.records import (
     QueueQuery,
     QueueStats,
 )
-from moderation.review.schema import FINAL, QUEUED, STATUSES, audit_log, comments
+from moderation.review.schema import FINAL, QUEUED, STATUSES, articles, audit_log, comments
 from moderation.review.schema import outbox as outbox_table
 from moderation.review.submissions import STATUS_FOR_ACTION, SubmissionStore
 
@@ -82,6 +82,9 @@ class Store(SubmissionStore, ArticleStore, HistoryStore, OutboxStore):
             .returning(comments.c.id)
         )
         self._insert_audit = insert(audit_log)
+        self._insert_article = self.db.insert(articles).on_conflict_do_nothing(
+            index_elements=[articles.c.id]
+        )
         self._insert_outbox = insert(outbox_table)
         self._by_id = select(comments).where(comments.c.id == bindparam("comment_id"))
         if self.db.is_postgres:

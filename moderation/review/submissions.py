@@ -1,14 +1,18 @@
 """Comments coming in: scored, decided, stored, audited (a mixin of ``Store``).
 
-This is the hot path (every ``POST /v1/comments``): one transaction of three or four
-prepared Core statements — the article check, the comment insert (``ON CONFLICT DO
-NOTHING ... RETURNING`` makes the idempotency check part of the insert), the audit row and,
-for a published comment, the outbox row.
+This is the hot path (every ``POST /v1/comments``): one transaction of a few prepared Core
+statements — the author's recent rejections (when the policy asks), the article check, the
+comment insert (``ON CONFLICT DO NOTHING ... RETURNING`` makes the idempotency check part of
+the insert), then the batch's audit rows and, for published comments, outbox rows, each
+group as one executemany. Counting the rejections inside the write transaction spares a
+second connection and transaction per submission, and the count is then exactly the one
+the stored decision was made on.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,12 +23,27 @@ from moderation.errors import ConflictError
 from moderation.policy import Decision
 from moderation.review import rows
 from moderation.review.database import Database
+from moderation.review.history import rejections_in
 from moderation.review.records import ArticleIn, CommentRecord, Principal, Submission
 from moderation.review.schema import FINAL
 
 STATUS_FOR_ACTION: Final = {"publish": "published", "review": "review", "hold": "held"}
 #: The actor of a submission's audit row: the policy decided the status.
 POLICY_ACTOR: Final = Principal("system", "policy")
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A scored submission whose decision waits for the author's recent rejections.
+
+    ``rejection_days`` is the policy's repeat-offender window, or None when the rule is off
+    or there is no author (then no query runs and ``decide`` gets 0).
+    """
+
+    submission: Submission
+    result: Mapping[str, Any]
+    decide: Callable[[int], Decision]
+    rejection_days: int | None = None
 
 
 class SubmissionStore:
@@ -53,8 +72,7 @@ class SubmissionStore:
         the policy's decision, so the audit row's actor is the system (``policy``); the
         submitting key is kept in ``submitted_by``.
         """
-        with self.db.write() as conn:
-            return self._submit_in(conn, submission, result, decision, actor, self.now())
+        return self.submit_many([(submission, result, decision)], actor)[0]
 
     def submit_many(
         self,
@@ -66,12 +84,43 @@ class SubmissionStore:
         All or nothing: a ConflictError on any item rolls back every item, so a client's
         retry of the batch never finds half of it stored.
         """
+        pending = [
+            Pending(submission, result, _fixed(decision)) for submission, result, decision in items
+        ]
+        return [(record, created) for record, created, _ in self.submit_pending(pending, actor)]
+
+    def submit_pending(
+        self, items: Sequence[Pending], actor: Principal
+    ) -> list[tuple[CommentRecord, bool, Decision]]:
+        """``submit_many`` deciding each item in the transaction: (record, created, decision).
+
+        Each item's recent rejections are counted inside the write transaction and given to
+        its ``decide``; the rest is ``submit_many`` (all or nothing, idempotent, audited).
+        For a retry (``created`` False) the record keeps the first decision; the decision
+        returned is the one just made and was not stored.
+        """
         now = self.now()
+        stored: list[tuple[CommentRecord, bool, Decision]] = []
+        audit: list[dict[str, Any]] = []
+        outbox: list[dict[str, Any]] = []
         with self.db.write() as conn:
-            return [
-                self._submit_in(conn, submission, result, decision, actor, now)
-                for submission, result, decision in items
-            ]
+            for item in items:
+                author = item.submission.author_id
+                rejections = (
+                    rejections_in(conn, author, item.rejection_days, now)
+                    if author is not None and item.rejection_days is not None
+                    else 0
+                )
+                decision = item.decide(rejections)
+                record, created = self._submit_in(
+                    conn, item.submission, item.result, decision, actor, now, audit, outbox
+                )
+                stored.append((record, created, decision))
+            if audit:
+                conn.execute(self._insert_audit, audit)
+            if outbox:
+                conn.execute(self._insert_outbox, outbox)
+        return stored
 
     def _submit_in(
         self,
@@ -81,8 +130,11 @@ class SubmissionStore:
         decision: Decision,
         actor: Principal,
         now: datetime,
+        audit: list[dict[str, Any]],
+        outbox: list[dict[str, Any]],
     ) -> tuple[CommentRecord, bool]:
-        """The statements of one submission inside the caller's transaction."""
+        """One submission inside the caller's transaction; its audit and outbox rows are
+        appended to ``audit`` and ``outbox`` for the caller to insert in one go."""
         status = STATUS_FOR_ACTION[decision.action]
         scores = result["scores"]
         values: dict[str, Any] = {
@@ -112,8 +164,7 @@ class SubmissionStore:
                     f"comment {submission.id!r} was already submitted with another text"
                 )
             return rows.comment_record(first), False
-        conn.execute(
-            self._insert_audit,
+        audit.append(
             rows.audit_values(
                 now,
                 POLICY_ACTOR,
@@ -122,8 +173,13 @@ class SubmissionStore:
                 to_status=status,
                 model_version=values["model_version"],
                 details={**values["decision"], "submitted_by": values["submitted_by"]},
-            ),
+            )
         )
         if status in FINAL and self.outbox_enabled:
-            conn.execute(self._insert_outbox, rows.outbox_values(values, now))
+            outbox.append(rows.outbox_values(values, now))
         return rows.comment_record(values), True
+
+
+def _fixed(decision: Decision) -> Callable[[int], Decision]:
+    """A ``Pending.decide`` for a decision already made (``submit``, ``submit_many``)."""
+    return lambda _rejections: decision

@@ -9,20 +9,21 @@ is easier to read and test as plain functions over plain data.
 * ``submit`` (``POST /v1/comments``): all or nothing. Every item is checked and scored
   before anything is written; one bad item answers 422 naming each bad item, one id that
   is already stored with another text answers 409, and in both cases nothing is stored.
-  The batch is then written in one transaction (``Store.submit_many``), so a crash or a
-  conflict found there leaves no part of it behind. A retry of a stored comment returns the
+  The batch is then decided and written in one transaction (``Store.submit_pending``: the
+  repeat-offender rule's rejection count is read in it), so a crash or a conflict found
+  there leaves no part of it behind. A retry of a stored comment returns the
   first result, unchanged, with ``created: false``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from moderation.errors import ConflictError, TextTooLongError
-from moderation.policy import Decision, decide
+from moderation.policy import Decision, PolicyConfig, decide
 from moderation.review.records import ArticleIn, CommentRecord, Principal, Submission
+from moderation.review.submissions import Pending
 from moderation.scoring import Outcome, ScoreError, ScoreResult
 from moderation.web.errors import BatchTooLargeError, ItemsRejectedError
 from moderation.web.models import CommentIn, ScoreItem
@@ -98,13 +99,6 @@ def preview(service: Service, items: Sequence[ScoreItem]) -> dict[str, Any]:
     return {"model_version": loaded.version, "results": results}
 
 
-@dataclass(frozen=True)
-class _Ready:
-    submission: Submission
-    result: dict[str, Any]
-    decision: Decision
-
-
 def _unique(items: Sequence[CommentIn]) -> list[CommentIn]:
     """Each id once; the same id twice with other text is a conflict (nothing stored)."""
     seen: dict[str, CommentIn] = {}
@@ -135,23 +129,16 @@ def submit(
                 for index, error in bad
             ],
         )
-    ready: list[_Ready] = []
+    pending: list[Pending] = []
     for item, outcome in zip(unique, outcomes, strict=True):
         result = outcome.to_dict()
         result.pop("id", None)
         article = item.article
         policy = service.policies.effective(loaded.policy, article.id if article else None)
-        author_id = item.author.id if item.author is not None else None
-        rejections = (
-            service.store.recent_rejections(author_id, policy.repeat_offender_days)
-            if author_id is not None and policy.repeat_offender_action != "publish"
-            else 0  # no author, or the rule is off: spare the query
-        )
-        decision = decide(result, policy, recent_rejections=rejections)
         submission = Submission(
             id=item.id,
             text=item.text,
-            author_id=author_id,
+            author_id=item.author.id if item.author is not None else None,
             article=(
                 ArticleIn(article.id, article.title, article.lead, article.target)
                 if article is not None
@@ -159,22 +146,32 @@ def submit(
             ),
             created_at=item.created_at,
         )
-        ready.append(_Ready(submission, result, decision))
-    stored = service.store.submit_many([(r.submission, r.result, r.decision) for r in ready], actor)
+        # The rule off: no rejection count (no query); the store counts it otherwise, in
+        # the transaction that stores the decision made on it.
+        days = policy.repeat_offender_days if policy.repeat_offender_action != "publish" else None
+        pending.append(Pending(submission, result, _decider(result, policy), days))
+    stored = service.store.submit_pending(pending, actor)
     by_id: dict[str, dict[str, Any]] = {}
     any_created = False
     final = False
-    for (record, created), prepared in zip(stored, ready, strict=True):
+    for record, created, decision in stored:
         by_id[record.id] = submitted(record, created)
         if created:
             any_created = True
-            service.metrics.policy_decisions.labels(
-                prepared.decision.action, prepared.decision.rule
-            ).inc()
-            final = final or prepared.decision.action == "publish"
+            service.metrics.policy_decision(decision.action, decision.rule)
+            final = final or decision.action == "publish"
     if final:
         service.decided()
     return [by_id[item.id] for item in items], any_created
+
+
+def _decider(result: Mapping[str, Any], policy: PolicyConfig) -> Callable[[int], Decision]:
+    """The policy's decision on ``result`` once the author's recent rejections are known."""
+
+    def decide_with(rejections: int) -> Decision:
+        return decide(result, policy, recent_rejections=rejections)
+
+    return decide_with
 
 
 def submitted(record: CommentRecord, created: bool) -> dict[str, Any]:

@@ -118,6 +118,11 @@ class Metrics:
             registry=self.registry,
         )
         self._score_children = {a: self.scores.labels(a) for a in ATTRIBUTES}
+        # Label children looked up once per label set: ``labels()`` validates and locks on
+        # every call, which the hot path (every request, every submission) need not repeat.
+        # The label sets are bounded (route templates, statuses, policy rules), so are these.
+        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+        self._decision_children: dict[tuple[str, str], Any] = {}
         self._queue: _QueueCollector | None = None
 
     def watch_queue(self, stats: Callable[[], Any]) -> None:
@@ -137,6 +142,28 @@ class Metrics:
             child = self._score_children.get(attribute)
             if child is not None:
                 child.observe(value)
+
+    def request_done(self, method: str, template: str, status: int, seconds: float) -> None:
+        """Count one answered request and observe its latency."""
+        key = (method, template, status)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.latency.labels(method, template),
+                self.requests.labels(method, template, str(status)),
+            )
+            self._request_children[key] = children
+        children[0].observe(seconds)
+        children[1].inc()
+
+    def policy_decision(self, action: str, rule: str) -> None:
+        """Count one decision of the policy on a newly submitted comment."""
+        child = self._decision_children.get((action, rule))
+        if child is None:
+            child = self._decision_children[(action, rule)] = self.policy_decisions.labels(
+                action, rule
+            )
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -171,6 +198,6 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            self.metrics.latency.labels(method, template).observe(time.perf_counter() - start)
-            self.metrics.requests.labels(method, template, str(status)).inc()
+            self.metrics.request_done(
+                scope["method"], template, status, time.perf_counter() - start
+            )
