@@ -194,6 +194,22 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "every request.",
     ),
     Setting(
+        "workers",
+        _positive_int,
+        "1",
+        "Server processes serve.py runs on one port (--workers); each loads the model and "
+        "behaves like a replica of its own (caches, /metrics, POST /v1/admin/reload). SIGHUP "
+        "to serve.py then replaces the workers one by one with the bundle in model_dir.",
+    ),
+    Setting(
+        "gc_freeze",
+        _flag,
+        "true",
+        "serve.py freezes the objects alive after start-up (the bundle, libraries) out of the "
+        "garbage collector's reach, and again after each reload: no ~100 ms full-collection "
+        "pauses walking them.",
+    ),
+    Setting(
         "metrics_public",
         _flag,
         "false",

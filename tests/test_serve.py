@@ -134,3 +134,4 @@ def test_it_serves_migrates_and_reloads_on_sighup(tiny_bundle_dir: Path, tmp_pat
     assert process.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
     assert "after-sighup" in output  # the reload is logged
+    assert "start-up objects frozen" in output  # gc_freeze is on by default (gctune)

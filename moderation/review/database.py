@@ -4,7 +4,10 @@ SQLite and PostgreSQL share every statement; the differences live here:
 
 * SQLite runs in WAL mode with ``synchronous=NORMAL`` (a commit survives the process being
   killed; only a power cut can lose the last moments) and a ``busy_timeout`` so concurrent
-  writers wait instead of failing. sqlite3's own transaction handling is switched off and
+  writers wait instead of failing. Writers queue first on a thread lock, then on an
+  exclusive ``flock`` of ``<database file>.lock``, so writers in other processes
+  (``serve.py --workers``, the CLI) wait in the kernel and wake the moment the lock is free.
+  sqlite3's own transaction handling is switched off and
   write transactions start with ``BEGIN IMMEDIATE``: they take the write lock up front, so
   a read-then-write (claim, decide) can never fail half-way on a lock upgrade.
 * PostgreSQL uses psycopg 3 (``postgresql://`` URLs are read as ``postgresql+psycopg://``),
@@ -25,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
 from moderation.errors import ConflictError, StorageUnavailableError
+from moderation.review.sqlite_writers import WriterFileLock, sqlite_file
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +91,8 @@ class Database:
         self._write_lock: AbstractContextManager[Any] = (
             threading.Lock() if self.is_sqlite else nullcontext()
         )
+        self._path = sqlite_file(self.url) if self.is_sqlite else None
+        self._file_lock = WriterFileLock(f"{self._path}.lock") if self._path else None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
@@ -116,16 +122,27 @@ class Database:
         On SQLite it starts with ``BEGIN IMMEDIATE``. SQLite has one writer at a time, and a
         writer that finds the lock taken sleeps in steps of up to 100 ms (``busy_timeout``):
         under a burst that sleep, not the work, makes the tail latency. So this process's
-        writers queue on a lock of their own first, and ``busy_timeout`` is left for other
-        processes (the CLI, a second replica).
+        writers queue on a lock of their own first, then on the writer file lock shared with
+        other processes; ``busy_timeout`` is left for a process that takes neither.
         """
-        with self._write_lock, translate_errors(self.url), self.engine.connect() as conn:
+        with (
+            self._write_lock,
+            self._file_locked(),
+            translate_errors(self.url),
+            self.engine.connect() as conn,
+        ):
             conn.execution_options(**{WRITE_OPTION: True})
             with conn.begin():
                 yield conn
 
+    def _file_locked(self) -> AbstractContextManager[Any]:
+        return self._file_lock if self._file_lock is not None else nullcontext()
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._file_lock is not None:
+            with self._write_lock:
+                self._file_lock.close()
 
 
 @contextmanager

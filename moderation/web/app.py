@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from moderation import config
 from moderation.review.store import Store
-from moderation.web import api, errors, pages
+from moderation.web import api, errors, gctune, pages
 from moderation.web.auth import Auth
 from moderation.web.metrics import Metrics, MetricsMiddleware
 from moderation.web.reload import ModelHolder, install_sighup, remove_sighup
@@ -44,15 +44,21 @@ def _version() -> str:
         return "0+unknown"
 
 
-def create_app(settings: Mapping[str, Any] | None = None) -> FastAPI:
-    """The app for ``settings`` (overrides of the settings table; the rest from env/defaults)."""
+def create_app(settings: Mapping[str, Any] | None = None, *, tune_gc: bool = False) -> FastAPI:
+    """The app for ``settings`` (overrides of the settings table; the rest from env/defaults).
+
+    ``tune_gc``: apply ``gc_freeze`` once started and after each reload (serve.py does;
+    tests building apps in-process do not, see ``gctune``).
+    """
     values = config.resolve(settings)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        service = await run_in_threadpool(_start, values, metrics)
+        service = await run_in_threadpool(_start, values, metrics, tune_gc)
         app.state.service = service
+        if tune_gc and values["gc_freeze"]:
+            gctune.freeze()
         sighup = install_sighup(service.models)
         if service.webhooks is not None:
             service.webhooks.start()
@@ -100,15 +106,18 @@ def open_store(values: Mapping[str, Any]) -> Store:
     return store
 
 
-def _start(values: Mapping[str, Any], metrics: Metrics) -> Service:
+def _start(values: Mapping[str, Any], metrics: Metrics, tune_gc: bool = False) -> Service:
     """Everything the lifespan starts, in a worker thread (loading takes a second)."""
     store = open_store(values)
     policies = PolicyBook(store)
+    started = False
 
     def changed(loaded: Any) -> None:
         policies.forget()
         metrics.set_model(loaded.version)
         metrics.reloads.labels("loaded").inc()
+        if started and tune_gc and values["gc_freeze"]:
+            gctune.refreeze()  # a reload: the first load is frozen by the lifespan
 
     def failed(exc: Exception) -> None:
         metrics.reloads.labels("failed").inc()
@@ -119,6 +128,7 @@ def _start(values: Mapping[str, Any], metrics: Metrics) -> Service:
     except BaseException:
         store.close()
         raise
+    started = True
     metrics.watch_queue(store.queue_stats)
     webhooks = None
     if values["webhook_url"]:

@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import textwrap
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from moderation import config
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 #: Idle keep-alive connections are kept this long (uvicorn's default is 5 s). Longer than the
 #: usual load balancer idle timeout (60 s), so the balancer, not the server, closes an idle
@@ -24,7 +30,15 @@ from moderation import config
 KEEP_ALIVE_SECONDS = 65
 
 #: Flags of serve.py -> setting names (every other setting: its MODERATION_* variable).
-FLAGS = {"host": "host", "port": "port", "model": "model_dir", "database": "database"}
+FLAGS = {
+    "host": "host",
+    "port": "port",
+    "model": "model_dir",
+    "database": "database",
+    "workers": "workers",
+}
+#: The worker processes' log level (serve.py's --log-level), handed over like the settings.
+LOG_LEVEL_ENV = "_MODERATION_WORKER_LOG_LEVEL"  # not a setting: serve.py sets it
 
 
 def _describe(name: str) -> str:
@@ -33,19 +47,34 @@ def _describe(name: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    others = [row for row in config.SETTINGS if row.name not in FLAGS.values()]
     parser = argparse.ArgumentParser(
         prog="serve.py",
-        description=(
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="settings without a flag (environment only):\n"
+        + "\n".join(
+            textwrap.fill(
+                f"{row.env} (default {row.default_text()!r}): {row.help}",
+                width=88,
+                initial_indent="  ",
+                subsequent_indent="      ",
+            )
+            for row in others
+        ),
+        description=textwrap.fill(
             "Run the moderation service (HTTP API under /v1, moderator page under /ui, "
             "/healthz, /readyz, /metrics). Runs the database migrations at start. Every "
             "setting is also a MODERATION_<NAME> environment variable (README: Settings); "
-            "a flag wins over its variable. SIGHUP reloads the model bundle."
+            "a flag wins over its variable. SIGHUP reloads the model bundle (with --workers "
+            "above 1: replaces the workers one by one).",
+            width=88,
         ),
     )
     parser.add_argument("--host", metavar="ADDRESS", help=_describe("host"))
     parser.add_argument("--port", metavar="PORT", help=_describe("port"))
     parser.add_argument("--model", metavar="DIR", help=_describe("model_dir"))
     parser.add_argument("--database", metavar="URL", help=_describe("database"))
+    parser.add_argument("--workers", metavar="N", help=_describe("workers"))
     parser.add_argument(
         "--log-level",
         default="info",
@@ -70,22 +99,54 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import uvicorn
 
+    _configure_logging(args.log_level)
+    options: dict[str, Any] = {
+        "host": values["host"],
+        "port": values["port"],
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "log_level": args.log_level,
+        "lifespan": "on",
+    }
+    workers = int(values["workers"])
+    if workers == 1:
+        from moderation.web.app import create_app
+
+        # Settings resolved again there: one place reads the table.
+        uvicorn.run(create_app(overrides, tune_gc=True), workers=1, **options)
+        return 0
+    _hand_over(overrides, args.log_level)
+    _migrate_once(values)
+    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+    return 0
+
+
+def worker_app() -> FastAPI:
+    """One worker's app (uvicorn's factory with ``--workers`` > 1): settings from the
+    ``MODERATION_*`` environment ``main`` prepared, migrations already run."""
     from moderation.web.app import create_app
 
+    _configure_logging(os.environ.get(LOG_LEVEL_ENV, "info"))
+    return create_app(tune_gc=True)
+
+
+def _configure_logging(level: str) -> None:
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app = create_app(overrides)  # resolved again there: one place reads the table
-    uvicorn.run(
-        app,
-        host=values["host"],
-        port=values["port"],
-        workers=1,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        timeout_keep_alive=KEEP_ALIVE_SECONDS,
-        log_level=args.log_level,
-        lifespan="on",
-    )
-    return 0
+
+
+def _hand_over(overrides: Mapping[str, Any], log_level: str) -> None:
+    """Flags become the workers' ``MODERATION_*`` variables (workers are fresh processes)."""
+    for name, value in overrides.items():
+        os.environ[config.setting(name).env] = str(value)
+    os.environ[LOG_LEVEL_ENV] = log_level
+
+
+def _migrate_once(values: Mapping[str, Any]) -> None:
+    """Migrate before the workers start, so they do not all race to do it at once."""
+    from moderation.web.app import open_store
+
+    open_store(values).close()
