@@ -24,7 +24,7 @@ from numpy.typing import NDArray
 from scipy.special import softmax
 
 from moderation.errors import InvalidArticleError
-from moderation.model.features import TextFeaturizer
+from moderation.model.features import SMALL_BATCH_ENTRIES, TextFeaturizer
 
 STANCE_LABELS: Final = ("favor", "against", "none")
 SENTIMENT_LABELS: Final = ("positive", "neutral", "negative")
@@ -115,22 +115,70 @@ class Article:
 def row_norms(matrix: sp.csr_matrix) -> NDArray[np.float64]:
     """Euclidean norm of every row of a CSR matrix, straight from its data."""
     squares = np.asarray(matrix.data, dtype=np.float64) ** 2
-    rows = np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
-    return np.sqrt(np.bincount(rows, weights=squares, minlength=matrix.shape[0]))
+    indptr = matrix.indptr
+    if squares.size == 0:
+        return np.zeros(matrix.shape[0])
+    sums = np.add.reduceat(squares, np.minimum(indptr[:-1], squares.size - 1))
+    sums[indptr[:-1] == indptr[1:]] = 0.0  # reduceat gives an empty row its next entry
+    return np.asarray(np.sqrt(sums), dtype=np.float64)
 
 
 def _cosines(
     comments: sp.csr_matrix,
-    comment_norms: NDArray[np.float64],
     references: sp.csr_matrix,
-    index: NDArray[np.int64],
-) -> NDArray[np.float64]:
-    """Cosine of each comment with its own reference row (``references[index[i]]``).
+    indexes: Sequence[NDArray[np.int64]],
+) -> list[NDArray[np.float64]]:
+    """Per array of ``indexes``: the cosine of each comment with its own reference row
+    (``references[index[i]]``). One call serves the target and the article rows alike."""
+    if comments.nnz > SMALL_BATCH_ENTRIES:
+        dots = _dense_dots(comments, references, indexes)
+    else:
+        dots = [_sparse_dots(comments, references, index) for index in indexes]
+    comment_norms = row_norms(comments)
+    reference_norms = row_norms(references)
+    out: list[NDArray[np.float64]] = []
+    for dot, index in zip(dots, indexes, strict=True):
+        norms = comment_norms * reference_norms[index]
+        out.append(np.divide(dot, norms, out=np.zeros_like(dot), where=norms > 0))
+    return out
 
-    Straight from the CSR arrays (each comment entry looks up the same column in its
-    reference row), because building scipy matrices costs more than the arithmetic for
-    the one-comment requests a service mostly gets.
+
+def _dense_dots(
+    comments: sp.csr_matrix, references: sp.csr_matrix, indexes: Sequence[NDArray[np.int64]]
+) -> list[NDArray[np.float64]]:
+    """Dot products of each comment with its reference rows, for large batches.
+
+    The batch's few references are made dense over the columns any of them uses; each
+    comment entry then finds its column's place with one lookup in a vocabulary-wide
+    array, instead of a binary search (or a sparse product, which transposes first).
     """
+    place = np.full(comments.shape[1], -1, dtype=np.int64)
+    place[references.indices] = 0
+    used = np.flatnonzero(place == 0)  # a scan of the vocabulary beats sorting the entries
+    place[used] = np.arange(used.size)
+    n_refs = references.shape[0]
+    dense = np.zeros(used.size * n_refs, dtype=np.float32)  # (column place, reference)
+    ref_rows = np.repeat(np.arange(n_refs), np.diff(references.indptr))
+    dense[place[references.indices] * n_refs + ref_rows] = references.data
+    entry_rows = np.repeat(np.arange(comments.shape[0]), np.diff(comments.indptr))
+    where = place[comments.indices]
+    hit = np.flatnonzero(where >= 0)
+    rows = entry_rows[hit]
+    values = comments.data[hit]
+    slots = where[hit] * n_refs
+    return [
+        np.asarray(
+            np.bincount(rows, weights=values * dense[slots + index[rows]], minlength=len(index)),
+            dtype=np.float64,
+        )
+        for index in indexes
+    ]
+
+
+def _sparse_dots(
+    comments: sp.csr_matrix, references: sp.csr_matrix, index: NDArray[np.int64]
+) -> NDArray[np.float64]:
+    """Dot product of each comment with its reference row, entry by entry."""
     n_cols = comments.shape[1]
     references.sort_indices()
     ref_rows = np.repeat(np.arange(references.shape[0]), np.diff(references.indptr))
@@ -143,9 +191,10 @@ def _cosines(
         products = np.where(hit, comments.data * references.data[found], 0.0)
     else:
         products = np.zeros(keys.size)
-    dots = np.bincount(entry_rows, weights=products, minlength=comments.shape[0])
-    norms = comment_norms * row_norms(references)[index]
-    return np.divide(dots, norms, out=np.zeros_like(dots), where=norms > 0)
+    return np.asarray(
+        np.bincount(entry_rows, weights=products, minlength=comments.shape[0]),
+        dtype=np.float64,
+    )
 
 
 def context_features(
@@ -163,9 +212,9 @@ def context_features(
     (target statement; title + lead), and ``index`` says which is each comment's. Cosines in
     the shared feature space (word and character n-grams, so inflected forms still meet).
     """
-    norms = row_norms(comments)
-    to_target = _cosines(comments, norms, targets, index)
-    to_article = _cosines(comments, norms, articles, index)
+    # Targets and articles as one reference matrix: one pass over the comments' entries.
+    references = sp.vstack([targets, articles], format="csr")
+    to_target, to_article = _cosines(comments, references, [index, index + targets.shape[0]])
     negation = negated.astype(np.float64)
     out = np.column_stack(
         [
@@ -191,9 +240,9 @@ def cue_flags(
     documents: sp.csr_matrix, negations: NDArray[np.int64], texts: Sequence[str]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(negated, questioned) per comment: read off the feature rows already computed."""
-    hits = np.isin(documents.indices, negations).astype(np.int64)
-    rows = np.repeat(np.arange(documents.shape[0]), np.diff(documents.indptr))
-    negated = np.bincount(rows, weights=hits, minlength=documents.shape[0]) > 0
+    hits = np.flatnonzero(np.isin(documents.indices, negations))
+    negated = np.zeros(documents.shape[0], dtype=bool)
+    negated[np.searchsorted(documents.indptr, hits, side="right") - 1] = True
     questioned = np.fromiter((bool(_QUESTION.search(t)) for t in texts), bool, len(texts))
     return negated, questioned
 
