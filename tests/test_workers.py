@@ -11,6 +11,7 @@ import fcntl
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -83,6 +84,32 @@ def test_writers_in_two_processes_queue_on_the_lock_file(tmp_path: Path) -> None
     assert holder.returncode == 0
     assert waited > 0.3  # it queued behind the open transaction
     assert [row.actor for row in actors] == ["holder", "waiter"]
+
+
+def test_sqlite_writes_take_the_write_lock_up_front_and_reads_never_do(tmp_path: Path) -> None:
+    path = tmp_path / "begin.db"
+    db = Database(live_server.sqlite_url(path))
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+
+    def other_can_write() -> bool:
+        try:
+            other.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError:  # "database is locked"
+            return False
+        other.execute("ROLLBACK")
+        return True
+
+    try:
+        for _ in range(2):  # the second time on the pooled connection the first one used
+            with db.write() as conn:
+                conn.execute(select(1)).scalar_one()
+                assert not other_can_write()  # BEGIN IMMEDIATE: held from the start
+            with db.read() as conn:
+                conn.execute(select(1)).scalar_one()
+                assert other_can_write()  # a plain BEGIN: readers never block writers
+    finally:
+        other.close()
+        db.dispose()
 
 
 def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 90.0) -> dict[str, str]:

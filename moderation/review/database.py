@@ -62,9 +62,16 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_begin(conn: Connection) -> None:
-    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+def _sqlite_begin(dbapi_connection: Any) -> None:
+    """The SQLite dialect's ``do_begin``: BEGIN, or BEGIN IMMEDIATE for ``Database.write``.
+
+    Why the dialect and not a ``begin`` event: any engine-level event listener makes
+    SQLAlchemy dispatch (empty) events around every statement, and running BEGIN through
+    ``exec_driver_sql`` builds a whole execution context; here it is one sqlite3 call.
+    Errors raised here are wrapped by SQLAlchemy like any statement's.
+    """
+    immediate = dbapi_connection.info.get(WRITE_OPTION, False)
+    dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Database:
@@ -94,8 +101,8 @@ class Database:
         self._path = sqlite_file(self.url) if self.is_sqlite else None
         self._file_lock = WriterFileLock(f"{self._path}.lock") if self._path else None
         if self.is_sqlite:
-            event.listen(self.engine, "connect", _sqlite_connect)
-            event.listen(self.engine, "begin", _sqlite_begin)
+            event.listen(self.engine, "connect", _sqlite_connect)  # a pool event: no cost
+            self.engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign]
 
     @property
     def is_sqlite(self) -> bool:
@@ -130,10 +137,27 @@ class Database:
             self._file_locked(),
             translate_errors(self.url),
             self.engine.connect() as conn,
+            self.immediate(conn),
+            conn.begin(),
         ):
-            conn.execution_options(**{WRITE_OPTION: True})
-            with conn.begin():
-                yield conn
+            yield conn
+
+    @contextmanager
+    def immediate(self, conn: Connection) -> Iterator[None]:
+        """SQLite: transactions begun on ``conn`` inside this block are BEGIN IMMEDIATE.
+
+        The mark lives on the pooled DBAPI connection (read by ``_sqlite_begin``) and is
+        always removed on leaving, so the connection goes back to the pool as a reader's.
+        """
+        if not self.is_sqlite:
+            yield
+            return
+        info = conn.connection.info
+        info[WRITE_OPTION] = True
+        try:
+            yield
+        finally:
+            info.pop(WRITE_OPTION, None)
 
     def _file_locked(self) -> AbstractContextManager[Any]:
         return self._file_lock if self._file_lock is not None else nullcontext()

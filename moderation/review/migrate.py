@@ -19,7 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
-from moderation.review.database import WRITE_OPTION, Database, translate_errors
+from moderation.review.database import Database, translate_errors
 
 MIGRATIONS: Final = Path(__file__).resolve().parent / "migrations"
 #: pg_advisory_lock key: "moderation schema" (any constant shared by all replicas works).
@@ -48,12 +48,15 @@ def current_revision(db: Database) -> str | None:
 def migrate(db: Database) -> None:
     """Upgrade to the head revision (a no-op when already there)."""
     config = _config()
-    with _IN_PROCESS, translate_errors(db.url), db.engine.connect() as conn:
+    with (
+        _IN_PROCESS,
+        translate_errors(db.url),
+        db.engine.connect() as conn,
+        db.immediate(conn),  # SQLite: every transaction of the upgrade is BEGIN IMMEDIATE
+    ):
         if db.is_postgres:
             conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
             conn.commit()
-        else:
-            conn.execution_options(**{WRITE_OPTION: True})
         try:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
