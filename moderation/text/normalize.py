@@ -12,11 +12,13 @@ explanation spans point at.
 
 from __future__ import annotations
 
+import importlib.abc
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from moderation.text.charmaps import (
     CLOSE_TWINS,
@@ -30,6 +32,9 @@ from moderation.text.charmaps import (
     fold_diacritics,
     is_invisible,
 )
+
+if TYPE_CHECKING:
+    from nltk.tokenize.casual import TweetTokenizer
 
 _RAW_TOKEN: Final = re.compile(r"\S+")
 #: A plain lower-case word with optional trailing punctuation: the common case, no work.
@@ -105,9 +110,7 @@ class Normalizer:
         self._longest = max((len(w) for w in self._break_cost), default=0)
         self._caches: tuple[dict[str, RawResult], dict[str, RawResult]] = ({}, {})
         # nltk's package import is slow (about a second): pay it when a normaliser is built.
-        from nltk.tokenize.casual import TweetTokenizer
-
-        self._tweet_tokenizer = TweetTokenizer(preserve_case=True, reduce_len=False)
+        self._tweet_tokenizer = _tweet_tokenizer()
 
     # -- public -------------------------------------------------------------------------
 
@@ -411,6 +414,35 @@ _INVISIBLE_TABLE: Final = dict.fromkeys(
 #: The same characters as one regex class: a C scan tells whether ``translate`` (a dictionary
 #: lookup per character, the slow part) is needed at all. Most comments have none.
 _INVISIBLE: Final = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE_TABLE) + "]")
+
+
+class _NoScikitLearn(importlib.abc.MetaPathFinder):
+    """Refuses to import scikit-learn (only while nltk's package is first imported)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "sklearn" or name.startswith("sklearn."):
+            raise ImportError(f"{name} is not needed by the tokenizer")
+
+
+def _tweet_tokenizer() -> TweetTokenizer:
+    """nltk's TweetTokenizer, imported without the scikit-learn wrapper nltk's package loads.
+
+    ``import nltk`` imports every nltk module, among them ``nltk.classify.scikitlearn``,
+    which imports scikit-learn when it is installed (it is: training needs it) and skips it
+    when not. That alone is about 70 MB of resident memory in every scoring process, which
+    never uses it; so the first import of nltk sees scikit-learn as absent. A process that
+    has already imported scikit-learn (training) is not affected.
+    """
+    if "nltk" not in sys.modules and "sklearn" not in sys.modules:
+        blocker = _NoScikitLearn()
+        sys.meta_path.insert(0, blocker)
+        try:
+            import nltk.tokenize.casual  # noqa: F401
+        finally:
+            sys.meta_path.remove(blocker)
+    from nltk.tokenize.casual import TweetTokenizer
+
+    return TweetTokenizer(preserve_case=True, reduce_len=False)
 
 
 def strip_invisible(text: str) -> str:
