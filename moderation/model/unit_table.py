@@ -118,6 +118,8 @@ class UnitTable:
         self._word_parts = _Growing(np.float32, width=k)
         self._char_parts = _Growing(np.float32, width=k)
         self._count = 0
+        #: word -> a unit of that word alone, whose feature ids other tokens can copy
+        self._word_units: dict[str, int] = {}
 
     def __len__(self) -> int:
         return self._count
@@ -134,7 +136,7 @@ class UnitTable:
         one go: NumPy's fixed cost per call would otherwise dominate a cold start."""
         if not entries:
             return range(self._count, self._count)
-        units = [self.featurizer.unit(words) for words, _, _, _ in entries]
+        units = self._units([words for words, _, _, _ in entries])
         unigrams = [unit[0] for unit in units]
         chars = [unit[1] for unit in units]
         word_sizes = np.fromiter(map(len, unigrams), dtype=np.int64, count=len(units))
@@ -167,7 +169,44 @@ class UnitTable:
                 self._char_parts.extend(parts[1])
             first = self._count
             self._count += len(entries)
+            for unit_id, (words, _, _, _) in enumerate(entries, first):
+                if len(words) == 1:
+                    self._word_units.setdefault(words[0], unit_id)
         return range(first, first + len(entries))
+
+    def _units(
+        self, runs: Sequence[tuple[str, ...]]
+    ) -> list[tuple[NDArray[np.int64], NDArray[Any]]]:
+        """Feature ids of each run of words. A word already stored as a one-word unit is
+        copied from the table: "debil", "debil," and "Debil!" are three raw tokens but one
+        word, and its character n-grams (a dictionary lookup each) are worked out once."""
+        with self._lock:
+            word_ptr, words = self._word_ptr.data, self._words.data
+            char_ptr, chars = self._char_ptr.data, self._chars.data
+        known = self._word_units
+        out: list[tuple[NDArray[np.int64], NDArray[Any]]] = []
+        for run in runs:
+            stored = [known.get(word) for word in run]
+            if not run or None in stored:
+                out.append(self.featurizer.unit(run))
+                continue
+            ids: list[int] = stored  # type: ignore[assignment]
+            if len(ids) == 1:
+                unit = ids[0]
+                out.append(
+                    (
+                        words[word_ptr[unit] : word_ptr[unit + 1]],
+                        chars[char_ptr[unit] : char_ptr[unit + 1]],
+                    )
+                )
+            else:
+                out.append(
+                    (
+                        np.concatenate([words[word_ptr[u] : word_ptr[u + 1]] for u in ids]),
+                        np.concatenate([chars[char_ptr[u] : char_ptr[u + 1]] for u in ids]),
+                    )
+                )
+        return out
 
     def view(self) -> TableView:
         """A snapshot of every unit added so far."""
