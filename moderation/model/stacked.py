@@ -22,6 +22,7 @@ from moderation.model.stance import (
     STANCE_LABELS,
     Article,
     ClassHead,
+    Rows,
     context_features,
     cue_flags,
     negation_columns,
@@ -30,6 +31,10 @@ from moderation.text.normalize import Normalizer
 
 #: Articles whose feature rows are kept (a comment stream has few articles at a time).
 ARTICLE_CACHE: Final = 2048
+#: The reference row of comments without an article (its cosines are masked anyway).
+_NO_ROW: Final = Rows(
+    np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int32), np.zeros(2, dtype=np.int64)
+)
 #: Labels that get no spans: there is no evidence "for" talking past the article.
 QUIET_LABELS: Final = frozenset({"none", "neutral"})
 
@@ -75,7 +80,7 @@ class StackedHeads:
             head.weights = self.weights[:, column : column + width]
             column += width
         self.negations = negation_columns(model.featurizer)
-        self._articles: dict[tuple[str, str, str], tuple[sp.csr_matrix, sp.csr_matrix]] = {}
+        self._articles: dict[tuple[str, str, str], tuple[Rows, Rows]] = {}
 
     @property
     def has_stance(self) -> bool:
@@ -135,10 +140,9 @@ class StackedHeads:
             block[:, -1] = 1.0
             return block
         # One row per distinct article (a batch holds few), then gathered per comment.
-        width = documents.shape[1]
         slots: dict[tuple[str, str, str], int] = {}
-        targets = [sp.csr_matrix((1, width), dtype=np.float32)]
-        bodies = [targets[0]]
+        targets = [_NO_ROW]
+        bodies = [_NO_ROW]
         index = np.zeros(len(articles), dtype=np.int64)
         for position, article in enumerate(articles):
             if article is None:
@@ -154,22 +158,22 @@ class StackedHeads:
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
         return context_features(
             documents,
-            sp.vstack(targets, format="csr"),
-            sp.vstack(bodies, format="csr"),
+            Rows.stack(targets),
+            Rows.stack(bodies),
             index,
             has_context,
             negated,
             questioned,
         )
 
-    def _article_rows(self, article: Article) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    def _article_rows(self, article: Article) -> tuple[Rows, Rows]:
         found = self._articles.get(article.key)
         if found is None:
             words = self.normalizer.words
             rows = self.model.featurizer.transform(
                 [words(article.target), words(f"{article.title} {article.lead}")]
             )
-            found = (rows[0], rows[1])
+            found = (Rows.of(rows[0]), Rows.of(rows[1]))
             if len(self._articles) >= ARTICLE_CACHE:
                 self._articles.clear()
             self._articles[article.key] = found
