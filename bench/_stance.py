@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +18,9 @@ from moderation.errors import ModerationError
 from moderation.model.bundle import load_bundle
 from moderation.scoring import Scorer
 from moderation.stance_training import featurize, read_stance_corpus, train_stance_heads
+
+#: Measured passes per scorer (after one that warms the caches); the best counts.
+ROUNDS = 5
 
 STANCE_DIR = config.REPO_ROOT / "training_data" / "stance"
 
@@ -38,10 +42,10 @@ def quality(model_dir: Path, folds: int, seed: int) -> dict[str, Any]:
 
 def throughput(score: Callable[[list[int]], object], count: int, batch: int) -> float:
     """Comments per second for one pass over comments 0..count-1 in batches of ``batch``."""
-    started = time.perf_counter()
+    started = time.process_time()
     for start in range(0, count, batch):
         score(list(range(start, min(count, start + batch))))
-    return count / (time.perf_counter() - started)
+    return count / (time.process_time() - started)
 
 
 def speed(model_dir: Path, corpora: Path, count: int) -> dict[str, float]:
@@ -64,8 +68,15 @@ def speed(model_dir: Path, corpora: Path, count: int) -> dict[str, float]:
         ("all_heads_comment_only", Scorer(bundle), None),
         ("all_heads_with_article", Scorer(bundle), with_articles),
     )
-    # Rounds interleave the three, so a change in the machine's load hits all alike.
-    for round_number in range(4):
+    # Rounds interleave the three, so a change in the machine's load hits all alike. After
+    # the first (which fills the caches) everything alive is frozen out of the collector's
+    # reach, as serve.py does: otherwise full collections, walking all three scorers, land
+    # on whichever scorer happens to run and the costs move by ten points from run to run.
+    # CPU time of this process (pinned to one core), not wall time, for the same reason.
+    for round_number in range(ROUNDS + 1):
+        if round_number == 1:
+            gc.collect()
+            gc.freeze()
         for name, scorer, given in contenders:
 
             def score(batch: list[int], scorer: Scorer = scorer, given: Any = given) -> object:
@@ -79,7 +90,7 @@ def speed(model_dir: Path, corpora: Path, count: int) -> dict[str, float]:
     figures["comments"] = float(len(texts))
     print(
         f"speed on {len(texts):,} {source} comments, warm batches of 1,000, "
-        "best of 3 interleaved passes"
+        f"best of {ROUNDS} interleaved passes, CPU time, collector frozen after the first"
     )
     return figures
 

@@ -240,7 +240,7 @@ class Scorer:
         )
         heads = self.heads[language]
         texts = [item.text for item in items]
-        readout = heads.read(documents, texts, [item.article for item in items])
+        readout = heads.read(documents, texts, [item.article for item in items], layout.row_norms())
         spans = top_spans(
             heads.span_weights,
             heads.span_names,

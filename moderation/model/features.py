@@ -299,6 +299,14 @@ class UnitLayout:
     word_scale: NDArray[np.float32]
     char_scale: NDArray[np.float32]
 
+    def row_norms(self) -> NDArray[np.float64]:
+        """Each document row's Euclidean norm, from how it was built: every non-empty block
+        is L2-normalised to its weight (1 for words, ``char_weight`` for characters)."""
+        weight = float(self.featurizer.char_weight)
+        squares = (self.word_scale > 0).astype(np.float64)
+        squares += (self.char_scale > 0) * weight * weight
+        return np.asarray(np.sqrt(squares), dtype=np.float64)
+
     def rows(self, documents: NDArray[np.bool_]) -> sp.csr_matrix:
         """One row per unit with its unigrams and character n-grams weighted exactly as in
         its document (IDF and the document's normalisation), so head weights times a unit

@@ -91,7 +91,10 @@ class StackedHeads:
         documents: sp.csr_matrix,
         texts: Sequence[str],
         articles: Sequence[Article | None],
+        norms: NDArray[np.float64] | None = None,
     ) -> Readout:
+        """Every head's output for the batch; ``norms`` (each document row's Euclidean norm,
+        known from how it was built) spares the context features a pass over the rows."""
         raw = np.asarray(documents @ self.weights, dtype=np.float64)
         heads = self.model.heads
         n_attributes = len(heads.attributes)
@@ -103,7 +106,7 @@ class StackedHeads:
             logits = raw[:, column : column + len(head.labels)] + head.intercepts
             column += len(head.labels)
             if head.context_weights is not None:
-                logits += self._context(documents, texts, articles) @ head.context_weights
+                logits += self._context(documents, texts, articles, norms) @ head.context_weights
             probabilities = _softmax(logits / head.temperature)
             if name == "stance":
                 readout.stance = probabilities
@@ -133,6 +136,7 @@ class StackedHeads:
         documents: sp.csr_matrix,
         texts: Sequence[str],
         articles: Sequence[Article | None],
+        norms: NDArray[np.float64] | None = None,
     ) -> NDArray[np.float32]:
         if all(article is None for article in articles):
             # Nothing to relate to: every context feature is 0 but the "no article" one.
@@ -164,6 +168,7 @@ class StackedHeads:
             has_context,
             negated,
             questioned,
+            norms,
         )
 
     def _article_rows(self, article: Article) -> tuple[Rows, Rows]:

@@ -172,6 +172,7 @@ def _cosines(
     comments: sp.csr_matrix,
     references: Rows,
     indexes: Sequence[NDArray[np.int64]],
+    comment_norms: NDArray[np.float64] | None = None,
 ) -> list[NDArray[np.float64]]:
     """Per array of ``indexes``: the cosine of each comment with its own reference row
     (``references[index[i]]``). One call serves the target and the article rows alike."""
@@ -179,7 +180,8 @@ def _cosines(
         dots = _dense_dots(comments, references, indexes)
     else:
         dots = [_sparse_dots(comments, references, index) for index in indexes]
-    comment_norms = row_norms(comments)
+    if comment_norms is None:
+        comment_norms = row_norms(comments)
     reference_norms = row_norms(references)
     out: list[NDArray[np.float64]] = []
     for dot, index in zip(dots, indexes, strict=True):
@@ -249,6 +251,7 @@ def context_features(
     has_context: NDArray[np.bool_],
     negated: NDArray[np.bool_],
     questioned: NDArray[np.bool_],
+    comment_norms: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float32]:
     """The ``CONTEXT_FEATURES`` block: one row per comment.
 
@@ -260,7 +263,9 @@ def context_features(
     target_rows: Rows = targets if isinstance(targets, Rows) else Rows.of(targets)
     article_rows: Rows = articles if isinstance(articles, Rows) else Rows.of(articles)
     references = Rows.stack([target_rows, article_rows])
-    to_target, to_article = _cosines(comments, references, [index, index + target_rows.n_rows])
+    to_target, to_article = _cosines(
+        comments, references, [index, index + target_rows.n_rows], comment_norms
+    )
     negation = negated.astype(np.float64)
     out = np.column_stack(
         [
@@ -286,7 +291,13 @@ def cue_flags(
     documents: sp.csr_matrix, negations: NDArray[np.int64], texts: Sequence[str]
 ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(negated, questioned) per comment: read off the feature rows already computed."""
-    hits = np.flatnonzero(np.isin(documents.indices, negations))
+    # A lookup over the negation words' columns (frequent words: low column ids), not
+    # np.isin, which compares every entry with every negation column in turn.
+    indices = documents.indices
+    table = np.zeros(int(negations.max()) + 1 if negations.size else 0, dtype=bool)
+    table[negations] = True
+    candidates = np.flatnonzero(indices < table.size)
+    hits = candidates[table[indices[candidates]]]
     negated = np.zeros(documents.shape[0], dtype=bool)
     negated[np.searchsorted(documents.indptr, hits, side="right") - 1] = True
     questioned = np.fromiter((bool(_QUESTION.search(t)) for t in texts), bool, len(texts))
