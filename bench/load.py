@@ -6,8 +6,9 @@
     python bench/load.py --url http://127.0.0.1:8000 --key mk_...   # a server you started
 
 The script starts serve.py itself (full bundle from models/, a fresh SQLite file or PostgreSQL
-database, an API key made with the CLI), warms it up, then sends requests on a fixed schedule
-(see _loadgen.py: latency counts from each request's due time, so stalls are not hidden).
+database, an API key made with the CLI), warms it up (a ramp to the rate over --warmup
+seconds), then sends requests on a fixed schedule (see _loadgen.py: latency counts from each
+request's due time, so stalls are not hidden).
 Comments are the project's own labelled comments (training_data/toxicity/*.jsonl) under unique
 ids, spread over 50 articles and 2,000 authors. It prints p50/p90/p99/max, errors, the achieved
 rate, and the CPU the generator and the server used, since both share the machine's 2 cores.
@@ -182,7 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=300.0, help="requests per second (300)")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds measured (60)")
     parser.add_argument(
-        "--warmup", type=float, default=5.0, help="seconds at the rate first, not counted (5)"
+        "--warmup",
+        type=float,
+        default=20.0,
+        help="seconds of warm-up first, not counted: a ramp in four equal steps up to the "
+        "rate (20)",
     )
     parser.add_argument("--database", default="sqlite", help="sqlite | postgres | a database URL")
     parser.add_argument(
@@ -208,10 +213,13 @@ def main(argv: list[str] | None = None) -> int:
     with started_server(args) as (host, port, key, server):
         offset = 0
         if args.warmup > 0:
-            warm_rate = args.start_rate if args.find_max else args.rate
-            warm, _ = run_at(host, port, key, server, warm_rate, args.warmup, offset)
-            offset += warm.sent
-            print(f"warm-up: {warm.ok}/{warm.sent} ok", flush=True)
+            # A running service has warm caches (tokens, articles, connections): a ramp gets
+            # there without the backlog a cold server takes on at the full rate at once.
+            top = args.start_rate if args.find_max else args.rate
+            for share in (0.25, 0.5, 0.75, 1.0):
+                warm, _ = run_at(host, port, key, server, top * share, args.warmup / 4, offset)
+                offset += warm.sent
+                print(f"warm-up at {top * share:.0f}/s: {warm.ok}/{warm.sent} ok", flush=True)
         if not args.find_max:
             result, server_cpu = run_at(host, port, key, server, args.rate, args.duration, offset)
             summary = describe(result, server_cpu)

@@ -1,11 +1,13 @@
 """``python serve.py``: settings from flags and ``MODERATION_*``, then uvicorn.
 
-One worker process on purpose: scoring runs in the process's thread pool, the model is
-loaded once, and more throughput comes from more processes behind a load balancer sharing
-one PostgreSQL (each ``serve.py`` is such a process), not from forking here. uvloop and
-httptools keep the per-request cost of the server itself small; the access log is off
-because at hundreds of requests a second it costs more than the request (``/metrics``
-counts requests instead).
+One worker process by default: scoring runs in the process's thread pool and the model is
+loaded once. Python runs one thread at a time, so ``--workers N`` starts N processes on the
+port under uvicorn's supervisor, each a replica of its own (own model, caches, ``/metrics``);
+they share uvicorn's one listening socket, so how evenly keep-alive connections spread over
+them is up to which process accepts first. More machines: more ``serve.py`` behind a load
+balancer sharing one PostgreSQL. uvloop and httptools keep the per-request cost of the
+server itself small; the access log is off because at hundreds of requests a second it
+costs more than the request (``/metrics`` counts requests instead).
 """
 
 from __future__ import annotations
