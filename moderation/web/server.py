@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 #: and a publishing system with a connection pool would see such errors at low traffic.
 KEEP_ALIVE_SECONDS = 65
 
+#: uvicorn's supervisor kills a worker that does not answer its health-check ping within this
+#: many seconds (uvicorn's default: 5). A thread of the worker answers; a worker busy scoring
+#: large batches on a loaded machine can be slow to get the interpreter for it, and a killed
+#: worker drops its open connections, so the supervisor is given more patience.
+WORKER_HEALTHCHECK_SECONDS = 30
 #: Flags of serve.py -> setting names (every other setting: its MODERATION_* variable).
 FLAGS = {
     "host": "host",
@@ -121,7 +126,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _hand_over(overrides, args.log_level)
     _migrate_once(values)
-    uvicorn.run(f"{__name__}:worker_app", factory=True, workers=workers, **options)
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=workers,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+        **options,
+    )
     return 0
 
 
