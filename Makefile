@@ -53,10 +53,12 @@ bench: $(VENV)/.installed
 # on 127.0.0.1:5432; each script starts its own server and throwaway database.
 bench-service: $(VENV)/.installed
 	$(BIN)/python bench/score_batch.py
-	$(BIN)/python bench/load.py --database sqlite
-	$(BIN)/python bench/load.py --database postgres
+	MODERATION_WORKERS=2 $(BIN)/python bench/score_batch.py --concurrency 8
+	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database sqlite
+	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database postgres
 	$(BIN)/python bench/load.py --database sqlite --find-max
-	$(BIN)/python bench/load.py --database postgres --find-max
+	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database sqlite --find-max
+	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database postgres --find-max
 	$(BIN)/python bench/moderators.py
 	$(BIN)/python bench/crash.py --database sqlite
 	$(BIN)/python bench/crash.py --database postgres
