@@ -110,3 +110,45 @@ def test_a_new_token_is_stored_once_however_often_a_batch_repeats_it(scorer: Sco
     assert first.ids[1] == first.ids[2]
     assert sorted(second.ids.tolist()) == sorted(set(first.ids.tolist()))
     assert len(second.view.kind) == 2  # two distinct raw tokens, two units
+
+
+def test_concurrent_batches_of_new_tokens_score_as_alone(scorer: Scorer) -> None:
+    """The service scores from a thread pool: batches adding new tokens to one table at the
+    same time must neither fail nor change each other's results. The batches share new words
+    behind different punctuation ("zwrot7" / "zwrot7,"), so one thread copies the features of
+    units another thread is adding; a tiny switch interval makes the threads interleave."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    def batch(number: int) -> list[str]:
+        mark = ",.!?;:"[number % 6]
+        return [f"zwrot{number}{i}{mark} zwrot{i}{mark} inne{number}x{i}" for i in range(150)]
+
+    batches = [batch(number) for number in range(12)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            together = list(
+                pool.map(lambda texts: [o.to_dict() for o in scorer.score(texts)], batches)
+            )
+    finally:
+        sys.setswitchinterval(interval)
+    alone = [[o.to_dict() for o in scorer.score(texts)] for texts in batches]
+    assert together == alone
+
+
+def test_a_word_unit_published_after_the_snapshot_is_not_read(scorer: Scorer) -> None:
+    """The race the threaded test above can only hope to hit: another thread has published
+    a word's unit id that the arrays this thread read do not hold yet. It must be computed,
+    not read from (or past) the end of the arrays."""
+    featurizer = scorer.bundle.models["pl"].featurizer
+    table = UnitTable(featurizer)
+    table.add(("debil",))
+    table._word_units["zupełnienowe"] = 5_000  # as if another thread just added it
+    unit = table.add(("zupełnienowe",))
+    view = table.view()
+    ids = np.asarray([unit], dtype=np.int64)
+    expected_unigrams, expected_chars = featurizer.unit(("zupełnienowe",))
+    assert view.unigrams(ids)[0].tolist() == expected_unigrams.tolist()
+    assert view.char_columns(ids)[0].tolist() == expected_chars.tolist()

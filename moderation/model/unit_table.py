@@ -183,14 +183,15 @@ class UnitTable:
         with self._lock:
             word_ptr, words = self._word_ptr.data, self._words.data
             char_ptr, chars = self._char_ptr.data, self._chars.data
+            count = self._count  # units another thread adds later are not in these arrays
         known = self._word_units
         out: list[tuple[NDArray[np.int64], NDArray[Any]]] = []
         for run in runs:
-            stored = [known.get(word) for word in run]
-            if not run or None in stored:
+            stored = [known.get(word, count) for word in run]
+            if not run or max(stored) >= count:
                 out.append(self.featurizer.unit(run))
                 continue
-            ids: list[int] = stored  # type: ignore[assignment]
+            ids = stored
             if len(ids) == 1:
                 unit = ids[0]
                 out.append(
