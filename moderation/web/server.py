@@ -2,9 +2,9 @@
 
 One worker process by default: scoring runs in the process's thread pool and the model is
 loaded once. Python runs one thread at a time, so ``--workers N`` starts N processes on the
-port under uvicorn's supervisor, each a replica of its own (own model, caches, ``/metrics``);
-they share uvicorn's one listening socket, so how evenly keep-alive connections spread over
-them is up to which process accepts first. More machines: more ``serve.py`` behind a load
+port under uvicorn's supervisor, each a replica of its own (own model, caches, ``/metrics``)
+listening on a socket of its own (``SO_REUSEPORT``: the kernel spreads the connections;
+see ``_run_workers_on_own_sockets``). More machines: more ``serve.py`` behind a load
 balancer sharing one PostgreSQL. uvloop and httptools keep the per-request cost of the
 server itself small; the access log is off because at hundreds of requests a second it
 costs more than the request (``/metrics`` counts requests instead).
