@@ -406,3 +406,24 @@ def audit_log(url: str, admin: str) -> list[dict[str, Any]]:
             if not page["items"] or page["next_after_id"] is None:
                 return entries
             after = page["next_after_id"]
+
+
+def wait_ready_popen(
+    url: str, process: subprocess.Popen[str], timeout: float = 90.0
+) -> dict[str, str]:
+    """``/readyz``'s body once a ``serve.py`` started by a test (not ``ServerProcess``) is
+    ready; fails with its output if it exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"serve.py exited: {out}")
+        try:
+            answer = httpx.get(f"{url}/readyz", timeout=1.0)
+            if answer.status_code == 200:
+                body: dict[str, str] = answer.json()
+                return body
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"serve.py at {url} did not become ready in {timeout:.0f} s")

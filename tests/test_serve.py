@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import live_server
 
 from moderation.model.bundle import load_bundle, save_bundle
 
@@ -37,21 +38,7 @@ def _serve(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[st
 
 
 def _ready(port: int, process: subprocess.Popen[str], timeout: float = 60.0) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"serve.py exited: {process.stdout.read() if process.stdout else ''}"
-            )
-        try:
-            answer = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1.0)
-            if answer.status_code == 200:
-                body: dict[str, str] = answer.json()
-                return body
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("serve.py did not become ready")
+    return live_server.wait_ready_popen(f"http://127.0.0.1:{port}", process, timeout)
 
 
 def test_help_names_every_flag_and_its_variable() -> None:

@@ -19,7 +19,6 @@ from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import live_server
 import pytest
 from sqlalchemy import insert, select
@@ -112,23 +111,6 @@ def test_sqlite_writes_take_the_write_lock_up_front_and_reads_never_do(tmp_path:
         db.dispose()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 90.0) -> dict[str, str]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out = process.stdout.read() if process.stdout else ""
-            raise AssertionError(f"serve.py exited: {out}")
-        try:
-            answer = httpx.get(f"{url}/readyz", timeout=1.0)
-            if answer.status_code == 200:
-                body: dict[str, str] = answer.json()
-                return body
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("serve.py --workers 2 did not become ready")
-
-
 def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
     tiny_bundle_dir: Path, tmp_path: Path
 ) -> None:
@@ -158,7 +140,7 @@ def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
         start_new_session=True,
     )
     try:
-        first = _wait_ready(url, process)
+        first = live_server.wait_ready_popen(url, process)
         tree = live_server._process_tree(process.pid)
         assert len(tree) >= 3  # the supervisor and its two workers
         key = live_server.create_api_key(database, "workers", "score,submit,read")
@@ -178,7 +160,9 @@ def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
         versions = {first["model_version"]}
         while versions != {"after-workers-sighup"} and time.monotonic() < deadline:
             time.sleep(0.2)
-            versions = {_wait_ready(url, process)["model_version"] for _ in range(6)}
+            versions = {
+                live_server.wait_ready_popen(url, process)["model_version"] for _ in range(6)
+            }
         assert versions == {"after-workers-sighup"}
     finally:
         os.killpg(process.pid, signal.SIGTERM)
