@@ -152,3 +152,36 @@ def test_a_word_unit_published_after_the_snapshot_is_not_read(scorer: Scorer) ->
     expected_unigrams, expected_chars = featurizer.unit(("zupełnienowe",))
     assert view.unigrams(ids)[0].tolist() == expected_unigrams.tolist()
     assert view.char_columns(ids)[0].tolist() == expected_chars.tolist()
+
+
+def test_spans_when_every_token_has_a_tiny_share(scorer: Scorer) -> None:
+    """150 times the same word: each token carries 1/150 of any head's evidence, under the
+    1% a span needs, so no span qualifies (this crashed the span ranking once). Every head
+    is asked for spans, so a head with positive evidence is surely among them."""
+    from moderation.model.explain import top_spans
+
+    language = "pl"
+    heads = scorer.heads[language]
+    cache = UnitCache(
+        scorer.normalizer, scorer.bundle.models[language].featurizer, heads.span_weights
+    )
+    texts = ["debil " * 150, "Ty debilu, spierdalaj"]
+    encoded = cache.encode_batch([((text, 0),) for text in texts])
+    featurizer = scorer.bundle.models[language].featurizer
+    _, layout = featurizer.transform_units(encoded.view, encoded.ids, encoded.lengths)
+    every_head = np.ones((2, len(heads.span_names)))
+    spans = top_spans(
+        heads.span_weights,
+        heads.span_names,
+        layout,
+        lambda: encoded.bounds(scorer.normalizer),
+        texts,
+        every_head,
+        min_score=0.5,
+        limit=3,
+    )
+    assert spans[0] == {}
+    assert spans[1] and all(
+        texts[1][s.begin : s.end] == s.text for found in spans[1].values() for s in found
+    )
+    assert scorer.score_text(texts[0]).scores["toxicity"] >= 0.0  # and scoring goes through

@@ -106,6 +106,8 @@ def top_spans(
     rank = np.arange(doc.size) - group_first
     keep = (rank < limit) & (share >= MIN_SHARE)
     doc, column, begin, end = doc[keep], column[keep], begin[keep], end[keep]
+    if doc.size == 0:  # every candidate below MIN_SHARE ("debil debil debil ..." x 3,000)
+        return out
     docs, begins, ends = doc.tolist(), begin.tolist(), end.tolist()
     cut = [texts[d][b:e] for d, b, e in zip(docs, begins, ends, strict=True)]
     spans = list(
