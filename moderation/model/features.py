@@ -137,15 +137,12 @@ class TextFeaturizer:
         """TF-IDF matrix (n_docs x n_features), word block first, then characters."""
         from moderation.model.unit_table import UnitTable
 
+        # Every distinct word is one unit, stored in one call (not one call per word).
+        distinct = list(dict.fromkeys(word for words in docs for word in words))
         table = UnitTable(self)
-        known: dict[str, int] = {}
-        ids: list[int] = []
-        for words in docs:
-            for word in words:
-                unit = known.get(word)
-                if unit is None:
-                    unit = known[word] = table.add((word,))
-                ids.append(unit)
+        units = table.add_many([((word,), 0, 0, False) for word in distinct])
+        known = dict(zip(distinct, units, strict=True))
+        ids = [known[word] for words in docs for word in words]
         lengths = np.fromiter((len(words) for words in docs), dtype=np.int64, count=len(docs))
         return self.transform_units(table.view(), np.asarray(ids, dtype=np.int64), lengths)[0]
 
