@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -77,3 +78,27 @@ def test_replicas_migrate_an_empty_database_at_once(empty_url: str) -> None:
     finally:
         for store in stores:
             store.close()
+
+
+def test_sqlite_switches_a_new_file_to_wal_while_another_writer_holds_it(tmp_path: Path) -> None:
+    # SQLite refuses the first switch to WAL at once ("database is locked", no busy wait)
+    # while another connection holds the write lock: replicas starting together on a fresh
+    # file hit exactly that. Connecting must wait for the lock, not fail.
+    path = tmp_path / "fresh.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE other_replica_was_here (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    store = Store(f"sqlite:///{path}")
+    try:
+        began = time.monotonic()
+        store.migrate()
+        assert time.monotonic() - began >= 0.2  # it really waited for the holder
+        assert current_revision(store.db) == head_revision()
+        with store.db.read() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        release.join()
+        store.close()
+        holder.close()

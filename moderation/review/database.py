@@ -18,7 +18,9 @@ SQLite and PostgreSQL share every statement; the differences live here:
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Final
@@ -33,6 +35,7 @@ from moderation.review.sqlite_writers import WriterFileLock, sqlite_file
 log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 10_000
+WAL_SWITCH_RETRY_SECONDS: Final = 0.005
 WRITE_OPTION: Final = "moderation_write"
 
 
@@ -56,10 +59,31 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _sqlite_begin)
     cursor = dbapi_connection.cursor()
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA journal_mode = WAL")
+    _enable_wal(cursor)
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _enable_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while another connection holds the write lock.
+
+    Why a loop of our own: the first switch of a new file from the rollback journal to WAL
+    needs the exclusive lock, and SQLite answers "database is locked" at once, without the
+    busy handler, while another connection holds the write lock (as replicas starting
+    together on a fresh file do: one migrates while the next connects). Once the file is in
+    WAL mode the pragma only reads the mode and never waits.
+    """
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            busy = getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() >= deadline:
+                raise
+            time.sleep(WAL_SWITCH_RETRY_SECONDS)
 
 
 def _sqlite_begin(dbapi_connection: Any) -> None:
