@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
+from anyio import to_thread
 from api_support import running_app
 
 from moderation.model.bundle import load_bundle, save_bundle
@@ -90,6 +93,41 @@ def test_admin_reload_swaps_the_model_and_versions_follow(
         assert 'moderation_model_reloads_total{outcome="failed"} 1.0' in metrics
         assert 'moderation_model_info{model_version="reloaded-test-version"} 1.0' in metrics
         assert old_version not in metrics.split("moderation_model_info")[-1]
+
+
+def test_a_reload_in_progress_does_not_hold_the_request_thread(
+    tiny_bundle_dir: Path, tmp_path: Path
+) -> None:
+    # One request thread per process (the default): a reload that ran on it would stop
+    # every other request for the seconds a bundle takes to load.
+    with running_app(tiny_bundle_dir, f"sqlite:///{tmp_path / 'db.sqlite'}") as api:
+        limiter_size = api.client.portal.call(
+            lambda: to_thread.current_default_thread_limiter().total_tokens
+        )
+        assert limiter_size == 1
+        answers: dict[str, Any] = {}
+
+        def post(name: str, path: str, **kwargs: Any) -> threading.Thread:
+            thread = threading.Thread(
+                target=lambda: answers.__setitem__(name, api.client.post(path, **kwargs)),
+                daemon=True,
+            )
+            thread.start()
+            return thread
+
+        models = api.app.state.service.models
+        with models._lock:  # the reload now waits here, as a slow load would
+            reload = post("reload", "/v1/admin/reload", headers=api.admin)
+            reload.join(timeout=0.5)
+            assert reload.is_alive()
+            score = post(
+                "score", "/v1/score", json={"comments": [{"text": FINE}]}, headers=api.publisher
+            )
+            score.join(timeout=20)
+            assert not score.is_alive() and answers["score"].status_code == 200
+            assert reload.is_alive()  # still loading while the score was answered
+        reload.join(timeout=20)
+        assert answers["reload"].status_code == 200
 
 
 def test_metrics_report_requests_latency_scores_decisions_and_the_queue(

@@ -9,7 +9,8 @@ SQLite and PostgreSQL share every statement; the differences live here:
   (``serve.py --workers``, the CLI) wait in the kernel and wake the moment the lock is free.
   sqlite3's own transaction handling is switched off and
   write transactions start with ``BEGIN IMMEDIATE``: they take the write lock up front, so
-  a read-then-write (claim, decide) can never fail half-way on a lock upgrade.
+  a read-then-write (claim, decide) can never fail half-way on a lock upgrade. The service
+  moves the log's checkpoints out of the commits into a thread (``checkpoint_seconds``).
 * PostgreSQL uses psycopg 3 (``postgresql://`` URLs are read as ``postgresql+psycopg://``),
   pre-pings pooled connections so the first request after a database restart succeeds, and
   claims rows with ``FOR UPDATE SKIP LOCKED``.
@@ -31,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 from moderation.errors import ConflictError, StorageUnavailableError
 from moderation.review.sqlite_writers import WriterFileLock, sqlite_file
+from moderation.review.wal_checkpoint import WalCheckpointer
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,11 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.close()
+
+
+def _no_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    """Commits never checkpoint: a ``WalCheckpointer`` thread does it (see wal_checkpoint)."""
+    dbapi_connection.execute("PRAGMA wal_autocheckpoint = 0").close()
 
 
 def _enable_wal(cursor: Any) -> None:
@@ -101,7 +108,9 @@ def _sqlite_begin(dbapi_connection: Any) -> None:
 class Database:
     """An engine plus the transaction helpers every store module uses."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, checkpoint_seconds: float = 0.0) -> None:
+        """``checkpoint_seconds`` > 0 (SQLite files only): checkpoint the log in a thread of
+        this process that often, never inside a commit (moderation.review.wal_checkpoint)."""
         self.url = normalise_url(url)
         try:
             parsed = make_url(self.url)
@@ -127,6 +136,10 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_connect)  # a pool event: no cost
             self.engine.dialect.do_begin = _sqlite_begin  # type: ignore[method-assign]
+        self.checkpointer: WalCheckpointer | None = None
+        if self._path is not None and checkpoint_seconds > 0:
+            event.listen(self.engine, "connect", _no_autocheckpoint)
+            self.checkpointer = WalCheckpointer(self._path, checkpoint_seconds)
 
     @property
     def is_sqlite(self) -> bool:
@@ -187,6 +200,8 @@ class Database:
         return self._file_lock if self._file_lock is not None else nullcontext()
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
         if self._file_lock is not None:
             with self._write_lock:

@@ -56,7 +56,8 @@ class Store(SubmissionStore, ArticleStore, HistoryStore, OutboxStore):
 
     ``reason_codes`` are the reasons a rejection may give; ``outbox=False`` (no webhook
     configured) skips outbox rows so they do not pile up undelivered; ``clock`` exists for
-    tests. ``accounts`` holds API keys, moderators and tokens on the same database.
+    tests; ``checkpoint_seconds`` > 0 checkpoints a SQLite log in a background thread.
+    ``accounts`` holds API keys, moderators and tokens on the same database.
     """
 
     def __init__(
@@ -66,10 +67,11 @@ class Store(SubmissionStore, ArticleStore, HistoryStore, OutboxStore):
         reason_codes: Sequence[str] = DEFAULT_REASON_CODES,
         outbox: bool = True,
         clock: Clock = _utcnow,
+        checkpoint_seconds: float = 0.0,
     ) -> None:
         from moderation.review.accounts import Accounts
 
-        self.db = Database(url)
+        self.db = Database(url, checkpoint_seconds=checkpoint_seconds)
         self.reason_codes = tuple(reason_codes)
         self.outbox_enabled = outbox
         self.now = clock

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Final
 
+from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
@@ -456,16 +457,18 @@ def put_site_policy(body: PolicyOverride, request: Request, principal: Admin) ->
 
 
 @router.post("/admin/reload", response_model=ReloadOut, responses=_ERRORS, tags=["admin"])
-def reload(request: Request, _: Admin) -> Response:
+async def reload(request: Request, _: Admin) -> Response:
     """Load the bundle now in ``model_dir`` and switch to it (same as SIGHUP).
 
     The new bundle is verified and test-scored first; requests already running finish on
-    the old one. On failure the old model keeps serving and the answer is 503.
+    the old one. On failure the old model keeps serving and the answer is 503. The load
+    (seconds) runs on a thread of its own, not on the few ``request_threads`` that serve
+    every other request meanwhile.
     """
     service = service_of(request)
     previous = service.models.current
     try:
-        loaded = service.models.reload()
+        loaded = await to_thread.run_sync(service.models.reload, limiter=request.app.state.reloads)
     except Exception as exc:
         raise ModelUnavailableError(
             f"the bundle in model_dir did not load ({exc}); still serving "

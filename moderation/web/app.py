@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from anyio import CapacityLimiter, to_thread
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
@@ -55,6 +56,9 @@ def create_app(settings: Mapping[str, Any] | None = None, *, tune_gc: bool = Fal
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The default limiter of this event loop bounds every sync route and threadpool call.
+        to_thread.current_default_thread_limiter().total_tokens = values["request_threads"]
+        app.state.reloads = CapacityLimiter(1)  # admin reloads: beside the request threads
         service = await run_in_threadpool(_start, values, metrics, tune_gc)
         app.state.service = service
         if tune_gc and values["gc_freeze"]:
@@ -97,6 +101,7 @@ def open_store(values: Mapping[str, Any]) -> Store:
         values["database"],
         reason_codes=values["reason_codes"],
         outbox=bool(values["webhook_url"]),  # no webhook: no outbox rows piling up
+        checkpoint_seconds=values["sqlite_checkpoint_seconds"],
     )
     try:
         store.migrate()
