@@ -34,6 +34,26 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _threads(value: str) -> int:
+    """A thread count, or ``auto`` (0): chosen by the database, see ``request_threads_for``."""
+    if value.strip().lower() == "auto":
+        return 0
+    return _positive_int(value)
+
+
+#: ``request_threads=auto``: SQLite calls return at once, so one thread per process keeps
+#: requests in order; a PostgreSQL call waits on the network, and a few threads fill that wait.
+AUTO_REQUEST_THREADS: Final = {"sqlite": 1, "postgresql": 4}
+
+
+def request_threads_for(values: Mapping[str, Any]) -> int:
+    """The route threads per server process for these settings (``auto`` resolved)."""
+    if values["request_threads"]:
+        return int(values["request_threads"])
+    backend = "sqlite" if str(values["database"]).startswith("sqlite") else "postgresql"
+    return AUTO_REQUEST_THREADS[backend]
+
+
 def _probability(value: str) -> float:
     number = float(value)
     if not 0.0 <= number <= 1.0:
@@ -203,13 +223,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting(
         "request_threads",
-        _positive_int,
-        "1",
-        "Threads per server process that run the routes (scoring, database). Python runs one "
-        "of them at a time, so extra threads only queue on the interpreter lock, and each "
-        "database call then waits up to 5 ms to get it back: at 300 submissions/s on SQLite, "
-        "40 threads (the framework's default) gave a p99 of 170-470 ms and 1 gave 15 ms. "
-        "Scale with --workers instead. A model reload runs on a thread of its own.",
+        _threads,
+        "auto",
+        "Threads per server process that run the routes (scoring, database); auto = 1 on "
+        "SQLite, 4 on PostgreSQL. Python runs one of them at a time, so extra threads queue "
+        "on the interpreter lock and each database call waits up to 5 ms to get it back: at "
+        "300 submissions/s on SQLite, 40 threads (the framework's default) gave a p99 of "
+        "170-470 ms and 1 gave 10-36 ms. On PostgreSQL a call waits on the network, which a "
+        "few threads fill (8 moderators: 163 decisions/s with 1 thread, 304/s with 4). "
+        "Scale with --workers. A model reload runs on a thread of its own.",
     ),
     Setting(
         "gc_freeze",

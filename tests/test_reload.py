@@ -16,6 +16,7 @@ import pytest
 from anyio import to_thread
 from api_support import running_app
 
+from moderation import config
 from moderation.model.bundle import load_bundle, save_bundle
 
 FINE = "Zgadzam się z autorem, dobry tekst."
@@ -104,7 +105,7 @@ def test_a_reload_in_progress_does_not_hold_the_request_thread(
         limiter_size = api.client.portal.call(
             lambda: to_thread.current_default_thread_limiter().total_tokens
         )
-        assert limiter_size == 1
+        assert limiter_size == 1  # request_threads=auto on SQLite
         answers: dict[str, Any] = {}
 
         def post(name: str, path: str, **kwargs: Any) -> threading.Thread:
@@ -128,6 +129,17 @@ def test_a_reload_in_progress_does_not_hold_the_request_thread(
             assert reload.is_alive()  # still loading while the score was answered
         reload.join(timeout=20)
         assert answers["reload"].status_code == 200
+
+
+def test_request_threads_auto_follows_the_database() -> None:
+    def threads(**overrides: object) -> int:
+        return config.request_threads_for(config.resolve(overrides, environ={}))
+
+    assert threads(database="sqlite:///x.db") == 1
+    assert threads(database="postgresql://postgres@127.0.0.1/db") == 4
+    assert threads(database="postgresql://postgres@127.0.0.1/db", request_threads="2") == 2
+    with pytest.raises(ValueError, match="request_threads"):
+        config.resolve({"request_threads": "0"}, environ={})
 
 
 def test_metrics_report_requests_latency_scores_decisions_and_the_queue(
