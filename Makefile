@@ -55,6 +55,7 @@ bench-service: $(VENV)/.installed
 	$(BIN)/python bench/score_batch.py
 	MODERATION_WORKERS=2 $(BIN)/python bench/score_batch.py --concurrency 8
 	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database sqlite
+	MODERATION_WORKERS=3 $(BIN)/python bench/load.py --database sqlite
 	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database postgres
 	$(BIN)/python bench/load.py --database sqlite --find-max
 	MODERATION_WORKERS=2 $(BIN)/python bench/load.py --database sqlite --find-max
