@@ -177,6 +177,39 @@ def test_submit_pending_decides_on_the_rejections_it_counts_in_the_transaction(
     assert [(r.status, created) for r, created, _ in again] == [("published", False)]
 
 
+def test_submit_pending_reads_article_and_rejections_together_and_keeps_texts(
+    store: Store,
+) -> None:
+    # With an author and an article, the count and the article's row come from one SELECT:
+    # the count must be the author's, the article inserted once, changed texts updated.
+    put(store, "t-0", author="troll")  # article art-1, title "Tytuł"
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("t-0", OLA, "reject", "insult", None)
+    seen: dict[str, int] = {}
+
+    def pending(comment_id: str, author: str, article: ArticleIn) -> Pending:
+        def decide(rejections: int) -> Decision:
+            seen[comment_id] = rejections
+            return Decision("publish", "below_thresholds", ())
+
+        return Pending(Submission(comment_id, "tekst", author, article), scored(), decide, 30)
+
+    fresh = ArticleIn("art-new", "Świeży", "Lead")
+    store.submit_pending(
+        [
+            pending("a-1", "troll", ArticleIn("art-1", "Nowy tytuł")),  # known, retitled
+            pending("a-2", "troll", fresh),  # unknown: inserted
+            pending("a-3", "troll", fresh),  # the same new article again in the batch
+            pending("a-4", "nobody", ArticleIn("art-1")),  # no texts: keeps the stored ones
+        ],
+        API,
+    )
+    assert seen == {"a-1": 1, "a-2": 1, "a-3": 1, "a-4": 0}
+    assert store.get_article("art-1") == ArticleIn("art-1", "Nowy tytuł")
+    assert store.get_article("art-new") == fresh
+    assert {store.get_comment(c).article_id for c in ("a-2", "a-3")} == {"art-new"}
+
+
 def test_articles_keep_their_texts(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.get_article("art-1")

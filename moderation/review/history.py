@@ -17,7 +17,7 @@ from moderation.review.schema import audit_log, comments
 
 #: Built once: every submission with an author runs it, and building a statement (and its
 #: cache key) per call cost more than executing it.
-_REJECTIONS = select(func.count()).where(
+REJECTIONS = select(func.count()).where(
     comments.c.author_id == bindparam("author_id"),
     comments.c.status == "rejected",
     comments.c.decided_at >= bindparam("since"),
@@ -27,7 +27,7 @@ _REJECTIONS = select(func.count()).where(
 def rejections_in(conn: Connection, author_id: str, days: int, now: datetime) -> int:
     """The author's rejections in the ``days`` days before ``now``, inside ``conn``."""
     since = now - timedelta(days=days)
-    return int(conn.execute(_REJECTIONS, {"author_id": author_id, "since": since}).scalar_one())
+    return int(conn.execute(REJECTIONS, {"author_id": author_id, "since": since}).scalar_one())
 
 
 class HistoryStore:

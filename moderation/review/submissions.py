@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import Connection, Insert, Select
@@ -22,9 +22,10 @@ from moderation.attributes import ATTRIBUTES
 from moderation.errors import ConflictError
 from moderation.policy import Decision
 from moderation.review import rows
+from moderation.review.articles import UNREAD, article_and_rejections
 from moderation.review.database import Database
 from moderation.review.history import rejections_in
-from moderation.review.records import ArticleIn, CommentRecord, Principal, Submission
+from moderation.review.records import CommentRecord, Principal, Submission
 from moderation.review.schema import FINAL
 
 STATUS_FOR_ACTION: Final = {"publish": "published", "review": "review", "hold": "held"}
@@ -56,7 +57,7 @@ class SubmissionStore:
     _insert_audit: Insert
     _insert_outbox: Insert
     _by_id: Select[Any]
-    touch_article: Callable[[Connection, ArticleIn, datetime], None]  # from ArticleStore
+    touch_article: Callable[..., None]  # ArticleStore.touch_article
 
     def submit(
         self,
@@ -105,15 +106,28 @@ class SubmissionStore:
         outbox: list[dict[str, Any]] = []
         with self.db.write() as conn:
             for item in items:
-                author = item.submission.author_id
-                rejections = (
-                    rejections_in(conn, author, item.rejection_days, now)
-                    if author is not None and item.rejection_days is not None
-                    else 0
-                )
+                author, article = item.submission.author_id, item.submission.article
+                stored_article: object = UNREAD
+                rejections = 0
+                if author is not None and item.rejection_days is not None:
+                    if article is not None:  # both in one round trip
+                        since = now - timedelta(days=item.rejection_days)
+                        stored_article, rejections = article_and_rejections(
+                            conn, article.id, author, since
+                        )
+                    else:
+                        rejections = rejections_in(conn, author, item.rejection_days, now)
                 decision = item.decide(rejections)
                 record, created = self._submit_in(
-                    conn, item.submission, item.result, decision, actor, now, audit, outbox
+                    conn,
+                    item.submission,
+                    item.result,
+                    decision,
+                    actor,
+                    now,
+                    audit,
+                    outbox,
+                    stored_article,
                 )
                 stored.append((record, created, decision))
             if audit:
@@ -132,9 +146,11 @@ class SubmissionStore:
         now: datetime,
         audit: list[dict[str, Any]],
         outbox: list[dict[str, Any]],
+        stored_article: object = UNREAD,
     ) -> tuple[CommentRecord, bool]:
         """One submission inside the caller's transaction; its audit and outbox rows are
-        appended to ``audit`` and ``outbox`` for the caller to insert in one go."""
+        appended to ``audit`` and ``outbox`` for the caller to insert in one go.
+        ``stored_article``: the article's row when already read (``touch_article``)."""
         status = STATUS_FOR_ACTION[decision.action]
         scores = result["scores"]
         values: dict[str, Any] = {
@@ -156,7 +172,7 @@ class SubmissionStore:
             "updated_at": now,
         }
         if submission.article is not None:
-            self.touch_article(conn, submission.article, now)
+            self.touch_article(conn, submission.article, now, stored_article)
         if conn.execute(self._insert_comment, values).first() is None:
             first = conn.execute(self._by_id, {"comment_id": submission.id}).one()
             if first.text != submission.text:
