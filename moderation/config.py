@@ -46,12 +46,9 @@ def _threads(value: str) -> int:
 AUTO_REQUEST_THREADS: Final = {"sqlite": 1, "postgresql": 4}
 
 
-def request_threads_for(values: Mapping[str, Any]) -> int:
-    """The route threads per server process for these settings (``auto`` resolved)."""
-    if values["request_threads"]:
-        return int(values["request_threads"])
-    backend = "sqlite" if str(values["database"]).startswith("sqlite") else "postgresql"
-    return AUTO_REQUEST_THREADS[backend]
+def request_threads_for(setting: int, sqlite: bool) -> int:
+    """The route threads per server process: the setting, or ``auto`` (0) by database."""
+    return setting or AUTO_REQUEST_THREADS["sqlite" if sqlite else "postgresql"]
 
 
 def _probability(value: str) -> float:

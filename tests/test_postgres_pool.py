@@ -4,6 +4,8 @@ after it sat idle (a database restart overnight), without a ping on every checko
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -18,26 +20,31 @@ def backend_pid(store: Store) -> int:
         return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
-def terminate(pid: int) -> None:
-    """What a PostgreSQL restart does to every connection: the server ends it."""
-    with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
-        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-    time.sleep(0.1)
+@contextmanager
+def pooled_connection_dropped(
+    url: str, monkeypatch: pytest.MonkeyPatch, ping_after: float
+) -> Iterator[tuple[Store, int]]:
+    """A store whose one pooled connection the server has just ended, as a PostgreSQL
+    restart does to every connection; yields (store, the ended backend's pid)."""
+    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", ping_after)
+    store = Store(url)
+    try:
+        pid = backend_pid(store)
+        with psycopg.connect(_admin_conninfo(), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        time.sleep(0.1)
+        yield store, pid
+    finally:
+        store.close()
 
 
 def test_an_idle_connection_the_server_dropped_is_replaced_before_use(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 0.2)
-    store = Store(postgres_url)
-    try:
-        first = backend_pid(store)
-        terminate(first)
+    with pooled_connection_dropped(postgres_url, monkeypatch, ping_after=0.2) as (store, pid):
         time.sleep(0.3)  # idle past the ping threshold
         store.ping()  # the first request after the "restart" succeeds
-        assert backend_pid(store) != first
-    finally:
-        store.close()
+        assert backend_pid(store) != pid
 
 
 def test_a_connection_in_steady_use_is_not_pinged_and_fails_once(
@@ -45,14 +52,8 @@ def test_a_connection_in_steady_use_is_not_pinged_and_fails_once(
 ) -> None:
     # The documented cost of pinging only idle connections: the one request that finds a
     # connection dropped while in steady use fails (503); the next gets a fresh one.
-    monkeypatch.setattr(database, "PING_AFTER_IDLE_SECONDS", 60.0)
-    store = Store(postgres_url)
-    try:
-        first = backend_pid(store)
-        terminate(first)
+    with pooled_connection_dropped(postgres_url, monkeypatch, ping_after=60.0) as (store, pid):
         with pytest.raises(StorageUnavailableError):
             store.ping()
         store.ping()
-        assert backend_pid(store) != first
-    finally:
-        store.close()
+        assert backend_pid(store) != pid

@@ -132,12 +132,13 @@ def test_a_reload_in_progress_does_not_hold_the_request_thread(
 
 
 def test_request_threads_auto_follows_the_database() -> None:
-    def threads(**overrides: object) -> int:
-        return config.request_threads_for(config.resolve(overrides, environ={}))
+    def threads(request_threads: str, sqlite: bool) -> int:
+        setting = config.resolve({"request_threads": request_threads}, environ={})
+        return config.request_threads_for(setting["request_threads"], sqlite)
 
-    assert threads(database="sqlite:///x.db") == 1
-    assert threads(database="postgresql://postgres@127.0.0.1/db") == 4
-    assert threads(database="postgresql://postgres@127.0.0.1/db", request_threads="2") == 2
+    assert threads("auto", sqlite=True) == 1
+    assert threads("auto", sqlite=False) == 4
+    assert threads("2", sqlite=False) == 2
     with pytest.raises(ValueError, match="request_threads"):
         config.resolve({"request_threads": "0"}, environ={})
 

@@ -56,12 +56,13 @@ def create_app(settings: Mapping[str, Any] | None = None, *, tune_gc: bool = Fal
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        # The default limiter of this event loop bounds every sync route and threadpool call.
-        threads = config.request_threads_for(values)
-        to_thread.current_default_thread_limiter().total_tokens = threads
-        app.state.reloads = CapacityLimiter(1)  # admin reloads: beside the request threads
         service = await run_in_threadpool(_start, values, metrics, tune_gc)
         app.state.service = service
+        # The default limiter of this event loop bounds every sync route and threadpool call;
+        # the store knows which database it opened.
+        threads = config.request_threads_for(values["request_threads"], service.store.db.is_sqlite)
+        to_thread.current_default_thread_limiter().total_tokens = threads
+        app.state.reloads = CapacityLimiter(1)  # admin reloads: beside the request threads
         if tune_gc and values["gc_freeze"]:
             gctune.freeze()
         sighup = install_sighup(service.models)
