@@ -111,3 +111,19 @@ def test_supported_follows_the_supported_languages() -> None:
     assert LanguageGuess("pl", 0.5).supported
     assert LanguageGuess("en", 0.5).supported
     assert not LanguageGuess("ru", 0.9).supported
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("<script>alert(1)</script> Ty d3b1lu!", "pl"),
+        ("https://example.com/world/news Ty d3b1lu!", "pl"),
+        ('<a href="https://www.example.com/world/news">link</a> ty debilu jeden', "pl"),
+        ("<b>You are a complete idiot</b>", "en"),
+        ("<p></p> https://example.com", "pl"),  # nothing but markup: as emoji-only text
+    ],
+)
+def test_markup_and_links_do_not_decide_the_language(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    assert detector.detect(text).language == language

@@ -61,6 +61,13 @@ OTHER_LANGUAGE_CONFIDENCE: Final = 0.95
 MIN_WORDS_FOR_OTHER: Final = 4
 #: Only the start of a long comment is needed to tell its language; cost grows with length.
 PREFIX_CHARS: Final = 200
+#: Markup and links say nothing about the reader's language, yet their English-looking words
+#: ("script", "alert", "https", "www") tipped "<script>...</script> Ty d3b1lu!" to English,
+#: so the Polish insult was scored by the English model. Script/style blocks go whole.
+_MARKUP: Final = re.compile(
+    r"<(script|style)\b[^>]*>.*?</\1\s*>|<[^<>]{1,300}>|(?:https?://|www\.)\S+",
+    re.IGNORECASE | re.DOTALL,
+)
 #: Letters only Polish uses among the languages above (Lithuanian has ą/ę, but not these).
 _POLISH_LETTERS: Final = re.compile(r"[łśźżćńŁŚŹŻĆŃ]")
 #: ą/ę are Polish unless Lithuanian's own letters are there too (its texts rarely lack them).
@@ -176,7 +183,7 @@ class LanguageDetector:
 
     def detect(self, text: str) -> LanguageGuess:
         """Guess the language of one comment (already stripped of invisible characters)."""
-        sample = text[:PREFIX_CHARS]
+        sample = _without_markup(text[:PREFIX_CHARS])
         cyrillic = 0 if sample.isascii() or _CYRILLIC.search(sample) is None else -1
         if cyrillic == 0:
             if _LATIN.search(sample) is None:
@@ -208,6 +215,14 @@ class LanguageDetector:
         scores = dict(ranking)
         best = max(SUPPORTED_LANGUAGES, key=lambda lang: scores.get(lang, 0.0))
         return LanguageGuess(best, float(scores.get(best, 0.0)))
+
+
+def _without_markup(sample: str) -> str:
+    """The sample without HTML tags, script/style blocks and links (``_MARKUP``). Markup
+    alone leaves no letters, which ``detect`` treats like emoji or numbers."""
+    if "<" not in sample and "://" not in sample and "www." not in sample:
+        return sample  # the common case: no regex pass
+    return _MARKUP.sub(" ", sample)
 
 
 def _fast_guess(sample: str) -> LanguageGuess | None:
