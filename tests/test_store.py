@@ -210,6 +210,99 @@ def test_submit_pending_reads_article_and_rejections_together_and_keeps_texts(
     assert {store.get_comment(c).article_id for c in ("a-2", "a-3")} == {"art-new"}
 
 
+def test_one_submission_at_a_time_keeps_articles_counts_and_outbox(
+    store: Store, clock: Clock
+) -> None:
+    # The publishing system's usual call: one comment per request. On PostgreSQL this is the
+    # one-statement path (a read, then one autocommit statement of CTEs); same results.
+    put(store, "t-0", author="troll")
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("t-0", OLA, "reject", "insult", None)
+    seen: dict[str, int] = {}
+
+    def one(comment_id: str, article: ArticleIn | None, action: str = "publish") -> Decision:
+        def decide(rejections: int) -> Decision:
+            seen[comment_id] = rejections
+            return Decision(action, f"rule-{action}", ())  # type: ignore[arg-type]
+
+        item = Pending(Submission(comment_id, "tekst", "troll", article), scored(), decide, 30)
+        ((record, created, decision),) = store.submit_pending([item], API)
+        assert created and record.status == {"publish": "published", "review": "review"}[action]
+        return decision
+
+    fresh = ArticleIn("art-new", "Świeży", "Lead")
+    one("s-1", fresh)  # unknown article: inserted
+    one("s-2", ArticleIn("art-new", "Nowy tytuł"))  # retitled: updated, lead kept
+    one("s-3", ArticleIn("art-new"), "review")  # no texts: nothing changes
+    one("s-4", None)  # no article
+    assert seen == {"s-1": 1, "s-2": 1, "s-3": 1, "s-4": 1}
+    assert store.get_article("art-new") == ArticleIn("art-new", "Nowy tytuł", "Lead")
+    for comment_id, status, rule in [
+        ("s-1", "published", "rule-publish"),
+        ("s-3", "review", "rule-review"),
+    ]:
+        history = store.get_comment(comment_id).history or []
+        assert [(e.actor, e.action, e.to_status) for e in history] == [("policy", "submit", status)]
+        assert history[0].details and history[0].details["rule"] == rule
+    # Only the published ones announce their decision (the review one waits for a human).
+    due = {item.comment_id for item in store.outbox_due(clock(), 50)}
+    assert {"s-1", "s-2", "s-4"} <= due and "s-3" not in due
+
+
+def test_a_conflicting_single_submission_writes_nothing(store: Store, clock: Clock) -> None:
+    put(store, "c-1", "publish", text="pierwszy")
+    audit_before, due_before = len(store.audit()), len(store.outbox_due(clock(), 50))
+    other = Submission("c-1", "zmieniony", "author-2", ArticleIn("art-9", "Inny"))
+    with pytest.raises(ConflictError):
+        store.submit(other, scored(), Decision("publish", "below_thresholds", ()), API)
+    again, created = store.submit(
+        Submission("c-1", "pierwszy", "author-1", ArticleIn("art-9", "Inny")),
+        scored(toxicity=0.9),
+        Decision("review", "x", ()),
+        API,
+    )
+    assert not created and again.status == "published"
+    with pytest.raises(NotFoundError):  # neither the conflict nor the retry touched art-9
+        store.get_article("art-9")
+    assert len(store.audit()) == audit_before
+    later = clock() + timedelta(days=1)  # past the lease the first look took
+    assert len(store.outbox_due(later, 50)) == due_before
+
+
+def test_postgres_stores_one_submission_in_two_autocommit_statements(
+    postgres_url: str, clock: Clock
+) -> None:
+    # Why the one-statement path exists: a transaction cost BEGIN and COMMIT round trips
+    # besides its four statements. Count what reaches the driver and how.
+    from db import empty_postgres
+    from sqlalchemy import event
+
+    empty_postgres(postgres_url)
+    store = Store(postgres_url, clock=clock)
+    try:
+        put(store, "warm-up", author="a", article="art-1")  # the article exists now
+        sent: list[tuple[str, bool]] = []
+
+        def record(conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
+            sent.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+
+        event.listen(store.db.engine, "before_cursor_execute", record)
+        item = Pending(
+            Submission("one", "tekst", "a", ArticleIn("art-1", "Nowy")),
+            scored(),
+            lambda _n: Decision("publish", "below_thresholds", ()),
+            30,
+        )
+        ((record_, created, _),) = store.submit_pending([item], API)
+        event.remove(store.db.engine, "before_cursor_execute", record)
+        assert created and record_.status == "published"
+        assert sent == [("SELECT", True), ("WITH", True)]
+        assert store.get_article("art-1").title == "Nowy"
+        assert [e.action for e in store.audit("one")] == ["submit"]
+    finally:
+        store.close()
+
+
 def test_articles_keep_their_texts(store: Store) -> None:
     with pytest.raises(NotFoundError):
         store.get_article("art-1")

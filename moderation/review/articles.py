@@ -17,6 +17,7 @@ from moderation.errors import NotFoundError
 from moderation.review import rows
 from moderation.review.database import Database
 from moderation.review.history import REJECTIONS
+from moderation.review.one_statement import ArticleChange
 from moderation.review.records import ArticleIn, Principal
 from moderation.review.schema import articles, comments, settings
 
@@ -60,6 +61,29 @@ def article_and_rejections(
     return (row if row.id is not None else None), int(row.rejections)
 
 
+def read_article(conn: Connection, article_id: str) -> Any:
+    """The article's stored texts (a row), or None for an article never seen."""
+    return conn.execute(_ARTICLE_TEXTS, {"article_id": article_id}).first()
+
+
+def article_texts(article: ArticleIn) -> dict[str, str | None]:
+    return {"title": article.title, "lead": article.lead, "target": article.target}
+
+
+def article_change(article: ArticleIn, stored: Any) -> ArticleChange:
+    """What storing a comment on ``article`` must do to its row, ``stored`` (None: unknown).
+
+    Texts left as None keep their stored value, so only a given text that differs updates.
+    """
+    if stored is None:
+        return "insert"
+    changed = any(
+        value is not None and getattr(stored, key) != value
+        for key, value in article_texts(article).items()
+    )
+    return "update" if changed else None
+
+
 class ArticleStore:
     """Article rows and policy settings; every change is audited in its own transaction."""
 
@@ -78,17 +102,13 @@ class ArticleStore:
         is that read when the caller already made it in this transaction
         (``article_and_rejections``).
         """
-        texts = {"title": article.title, "lead": article.lead, "target": article.target}
-        current: Any = (
-            conn.execute(_ARTICLE_TEXTS, {"article_id": article.id}).first()
-            if stored is UNREAD
-            else stored
-        )
-        if current is None:
+        current = read_article(conn, article.id) if stored is UNREAD else stored
+        change = article_change(article, current)
+        texts = article_texts(article)
+        if change == "insert":
             conn.execute(self._insert_article, {"id": article.id, "updated_at": now, **texts})
-            return
-        given = {key: value for key, value in texts.items() if value is not None}
-        if any(getattr(current, key) != value for key, value in given.items()):
+        elif change == "update":
+            given = {key: value for key, value in texts.items() if value is not None}
             conn.execute(
                 update(articles).where(articles.c.id == article.id).values(updated_at=now, **given)
             )

@@ -168,6 +168,13 @@ class Database:
         if self.is_postgres:
             event.listen(self.engine, "checkin", _stamp_idle)
             event.listen(self.engine, "checkout", _ping_if_idle)
+        # PostgreSQL reads and one-statement writes skip BEGIN and COMMIT/ROLLBACK (see read);
+        # the option engine shares the pool and sets autocommit on each checkout only.
+        self._autocommit: Engine = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.is_postgres
+            else self.engine
+        )
         self.checkpointer: WalCheckpointer | None = None
         if self._path is not None and checkpoint_seconds > 0:
             event.listen(self.engine, "connect", _no_autocheckpoint)
@@ -186,9 +193,28 @@ class Database:
         return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
 
     @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """A connection for reads; its transaction ends (rolled back) on leaving."""
-        with translate_errors(self.url), self.engine.connect() as conn:
+    def read(self, *, transaction: bool = False) -> Iterator[Connection]:
+        """A connection for reads; anything it began is rolled back on leaving.
+
+        PostgreSQL runs them in autocommit: at READ COMMITTED each statement takes its own
+        snapshot inside a transaction or not, so a transaction added only its BEGIN and
+        ROLLBACK, two of the three round trips of a one-query read. ``transaction=True``
+        keeps one, for what needs it (server-side cursors: ``yield_per``).
+        """
+        engine = self.engine if transaction else self._autocommit
+        with translate_errors(self.url), engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def autocommit(self) -> Iterator[Connection]:
+        """PostgreSQL only: a connection whose every statement commits on its own.
+
+        For a write that is one statement (data-modifying CTEs make several tables' rows
+        one statement, atomic by itself): no BEGIN and COMMIT round trips around it.
+        """
+        if not self.is_postgres:
+            raise ValueError("autocommit() is for PostgreSQL; SQLite writes use write()")
+        with translate_errors(self.url), self._autocommit.connect() as conn:
             yield conn
 
     @contextmanager

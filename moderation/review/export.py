@@ -60,7 +60,7 @@ def decisions(db: Database) -> Iterator[dict[str, Any]]:
         .where(comments.c.status.in_(("approved", "rejected")), comments.c.decided_by.is_not(None))
         .order_by(comments.c.decided_at, comments.c.id)
     )
-    with db.read() as conn:
+    with db.read(transaction=True) as conn:  # a server-side cursor lives in a transaction
         for row in conn.execution_options(yield_per=_BATCH).execute(stmt):
             labels = labels_for(row.status, row.reason)
             if labels is None:
