@@ -215,7 +215,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _positive_int,
         "1",
         "Server processes serve.py runs on one port (--workers); each loads the model and "
-        "behaves like a replica of its own (caches, /metrics, POST /v1/admin/reload). SIGHUP "
+        "behaves like a replica of its own (caches, POST /v1/admin/reload; /metrics adds up "
+        "every worker's counts). SIGHUP "
         "to serve.py then replaces the workers one by one with the bundle in model_dir.",
     ),
     Setting(

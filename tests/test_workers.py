@@ -150,6 +150,14 @@ def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
         stream.wait_for(300, 60)
         stream.join()
         assert stream.statuses and set(stream.statuses) <= {200, 201}, Counter(stream.statuses)
+        # /metrics answers for the whole port: every scrape (a new connection each, so
+        # both workers answer some) counts every submission, whichever worker took it.
+        for _ in range(6):
+            metrics = _scrape(url, key)
+            assert metrics[("moderation_http_requests_total", "POST /v1/comments")] == len(
+                stream.statuses
+            )
+            assert metrics[("moderation_model_info", first["model_version"])] == 2.0
 
         # SIGHUP: the supervisor replaces the workers, which load the new bundle.
         bundle = load_bundle(model_dir)
@@ -164,6 +172,12 @@ def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
                 live_server.wait_ready_popen(url, process)["model_version"] for _ in range(6)
             }
         assert versions == {"after-workers-sighup"}
+        metrics = _scrape(url, key)  # the replaced workers' counts are kept, their gauges not
+        assert metrics[("moderation_http_requests_total", "POST /v1/comments")] == len(
+            stream.statuses
+        )
+        assert metrics[("moderation_model_info", "after-workers-sighup")] == 2.0
+        assert metrics.get(("moderation_model_info", first["model_version"]), 0.0) == 0.0
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         output, _ = process.communicate(timeout=60)
@@ -180,3 +194,24 @@ def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
         assert set(submits) == ids and set(submits.values()) == {1}  # nothing lost or doubled
     finally:
         store.close()
+
+
+def _scrape(url: str, key: str) -> dict[tuple[str, str], float]:
+    """/metrics on a new connection: request counts by "METHOD route" summed over statuses,
+    and ``moderation_model_info`` by version."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    answer = httpx.get(f"{url}/metrics", headers=live_server.bearer(key), timeout=10)
+    assert answer.status_code == 200, answer.text
+    found: dict[tuple[str, str], float] = {}
+    for family in text_string_to_metric_families(answer.text):
+        for sample in family.samples:
+            if sample.name == "moderation_http_requests_total":
+                label = f"{sample.labels['method']} {sample.labels['route']}"
+            elif sample.name == "moderation_model_info":
+                label = sample.labels["model_version"]
+            else:
+                continue
+            found[(sample.name, label)] = found.get((sample.name, label), 0.0) + sample.value
+    return found

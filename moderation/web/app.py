@@ -76,6 +76,7 @@ def create_app(settings: Mapping[str, Any] | None = None, *, tune_gc: bool = Fal
             if service.webhooks is not None:
                 await run_in_threadpool(service.webhooks.stop)
             service.store.close()
+            metrics.process_exiting()
 
     app = FastAPI(
         title="moderation",

@@ -1,7 +1,11 @@
 """Prometheus metrics: one registry per app, a pure ASGI middleware, queue gauges on scrape.
 
 Why a registry per app instead of prometheus-client's global one: tests (and a process that
-ever builds two apps) would otherwise collide on metric names. Why pure ASGI rather than
+ever builds two apps) would otherwise collide on metric names. With ``serve.py --workers N``
+every worker process counts into files of prometheus-client's multiprocess mode (the
+supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` before starting them) and a scrape, whichever
+worker answers it, adds up all the workers' files: one answer for the whole port, not the
+counts of the one worker the connection happened to reach. Why pure ASGI rather than
 ``BaseHTTPMiddleware``: the latter costs a task and a stream per request, a real share of a
 5 ms budget. Queue depth and age are read from the store when Prometheus scrapes, not on a
 timer, so an idle service does no work and a scrape always sees the current queue.
@@ -9,11 +13,19 @@ timer, so an idle service does no work and a scrape always sees the current queu
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +33,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from moderation.attributes import ATTRIBUTES
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: Set (by serve.py for several workers, or by the operator) = multiprocess mode.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def multiprocess_mode() -> bool:
+    """True when this process's metrics go to the shared directory of several workers."""
+    return bool(os.environ.get(MULTIPROCESS_DIR_ENV))
+
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 _SCORE_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
@@ -105,12 +125,16 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.multiprocess = multiprocess_mode()
+        # livesum: with several workers, how many running workers serve each version.
         self.model_info = Gauge(
             "moderation_model_info",
-            "The loaded model bundle (value 1), labelled with its version",
+            "Server processes serving the model bundle with this version (1 with one worker)",
             ["model_version"],
             registry=self.registry,
+            multiprocess_mode="livesum",
         )
+        self._model_version: str | None = None
         self.reloads = Counter(
             "moderation_model_reloads",
             "Model reloads, by outcome (loaded, failed)",
@@ -134,8 +158,18 @@ class Metrics:
             self._queue.stats = stats
 
     def set_model(self, version: str) -> None:
-        self.model_info.clear()
+        previous = self._model_version
+        if previous is not None and previous != version:
+            # Zero first: in multiprocess mode the old value stays in this worker's file.
+            self.model_info.labels(previous).set(0)
+            self.model_info.remove(previous)
         self.model_info.labels(version).set(1)
+        self._model_version = version
+
+    def process_exiting(self) -> None:
+        """A worker stopping cleanly: drop its live gauges from the shared directory."""
+        if self.multiprocess:
+            multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
     def observe_scores(self, scores: Mapping[str, float]) -> None:
         for attribute, value in scores.items():
@@ -166,7 +200,14 @@ class Metrics:
         child.inc()
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """The exposition: this process's registry, or every worker's files added up."""
+        if not self.multiprocess:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if self._queue is not None:  # read from the database: the same for every worker
+            registry.register(self._queue)
+        return generate_latest(registry)
 
 
 class MetricsMiddleware:

@@ -13,12 +13,15 @@ costs more than the request (``/metrics`` counts requests instead).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from uvicorn.supervisors.multiprocess import Process as UvicornWorkerProcess
@@ -129,17 +132,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     _hand_over(overrides, args.log_level)
     _migrate_once(values)
-    if int(values["port"]) == 0 or not hasattr(socket, "SO_REUSEPORT"):
-        uvicorn.run(
-            f"{__name__}:worker_app",
-            factory=True,
-            workers=workers,
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
-            **options,
-        )
-        return 0
-    _run_workers_on_own_sockets(workers, options)
+    with _shared_metrics_directory():
+        if int(values["port"]) == 0 or not hasattr(socket, "SO_REUSEPORT"):
+            uvicorn.run(
+                f"{__name__}:worker_app",
+                factory=True,
+                workers=workers,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS,
+                **options,
+            )
+        else:
+            _run_workers_on_own_sockets(workers, options)
     return 0
+
+
+@contextlib.contextmanager
+def _shared_metrics_directory() -> Iterator[None]:
+    """Workers count their metrics into one directory, so any of them answers /metrics
+    for all (``moderation.web.metrics``); an empty new one per run, removed at the end.
+
+    An operator's own ``PROMETHEUS_MULTIPROC_DIR`` is used as it is (and left in place):
+    prometheus-client's rule is then theirs to keep, to empty it before each start.
+    """
+    from moderation.web.metrics import MULTIPROCESS_DIR_ENV
+
+    if os.environ.get(MULTIPROCESS_DIR_ENV):
+        yield
+        return
+    directory = tempfile.mkdtemp(prefix="moderation-metrics-")
+    os.environ[MULTIPROCESS_DIR_ENV] = directory
+    try:
+        yield
+    finally:
+        os.environ.pop(MULTIPROCESS_DIR_ENV, None)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _run_workers_on_own_sockets(workers: int, options: Mapping[str, Any]) -> None:
