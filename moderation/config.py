@@ -197,6 +197,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "HMAC-SHA256 key for the X-Moderation-Signature header of webhooks; never logged.",
     ),
     Setting(
+        "outbox_keep_days",
+        _non_negative_float,
+        "7",
+        "Delivered webhook events are deleted from the outbox table once this many days old "
+        "(checked hourly by the webhook worker; 0 keeps them). Undelivered ones always stay; "
+        "the audit log keeps every decision either way.",
+    ),
+    Setting(
         "policy_file",
         str,
         "",

@@ -548,6 +548,27 @@ def test_outbox_lease_delivery_and_retry(store: Store, clock: Clock) -> None:
         store.outbox_delivered(999)
 
 
+def test_prune_deletes_only_old_delivered_outbox_rows(store: Store, clock: Clock) -> None:
+    from sqlalchemy import select
+
+    from moderation.review.schema import outbox
+
+    for comment_id in ("old-1", "old-2", "old-3", "recent", "undelivered"):
+        put(store, comment_id, "publish")
+    due = {item.comment_id: item.id for item in store.outbox_due(clock(), 10)}
+    for comment_id in ("old-1", "old-2", "old-3"):
+        store.outbox_delivered(due[comment_id])  # delivered now
+    clock.advance(8 * 86400)
+    store.outbox_delivered(due["recent"])  # delivered eight days later
+    cutoff = clock() - timedelta(days=7)
+    assert store.prune_delivered(cutoff, chunk=2) == 3  # in chunks of 2: 2, then 1
+    assert store.prune_delivered(cutoff) == 0
+    with store.db.read() as conn:
+        left = set(conn.execute(select(outbox.c.comment_id)).scalars())
+    assert left == {"recent", "undelivered"}  # never an event still to be sent
+    assert [e.action for e in store.audit("old-1")] == ["submit"]  # the audit log keeps it
+
+
 def test_export_decisions_as_training_data(store: Store) -> None:
     for n in range(4):
         put(store, f"c-{n}", toxicity=0.9, text=f"tekst {n}")

@@ -213,3 +213,36 @@ def _epoch_f(iso: str) -> float:
     from datetime import datetime
 
     return datetime.fromisoformat(iso).timestamp()
+
+
+def test_the_worker_prunes_old_delivered_events_and_keeps_pending_ones(tmp_path: Path) -> None:
+    from review_helpers import Clock, put
+    from sqlalchemy import select
+
+    from moderation.review import Store
+    from moderation.review.schema import outbox
+    from moderation.web.webhooks import WebhookWorker
+
+    refusing = Receiver(failures=100)
+    url = f"sqlite:///{tmp_path / 'prune.db'}"
+    store = Store(url, clock=Clock())  # the test clock is months before today
+    store.migrate()
+
+    def comments_left() -> set[str]:
+        with store.db.read() as conn:
+            return set(conn.execute(select(outbox.c.comment_id)).scalars())
+
+    try:
+        put(store, "delivered-long-ago", "publish")
+        (item,) = store.outbox_due(store.now(), 10)
+        store.outbox_delivered(item.id)
+        put(store, "pending", "publish")  # the receiver refuses it: still to be sent
+        for keep_days, left in [(0, {"delivered-long-ago", "pending"}), (7, {"pending"})]:
+            worker = WebhookWorker(store, refusing.url, SECRET, keep_days=keep_days)
+            worker.deliver_due()
+            worker.stop()
+            assert comments_left() == left  # 0 keeps everything; never an undelivered one
+        assert {json.loads(body)["comment_id"] for _, body in refusing.requests} == {"pending"}
+    finally:
+        store.close()
+        refusing.close()

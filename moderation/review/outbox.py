@@ -2,7 +2,9 @@
 
 Rows are written by the state changes themselves (``submit``, ``decide``) in the same
 transaction as the decision, so a decision is never announced without being stored nor
-stored without being announced, even if the receiver is down for days.
+stored without being announced, even if the receiver is down for days. Delivered rows are
+deleted once older than the ``outbox_keep_days`` setting (``prune_delivered``): the audit log
+keeps the decisions, the outbox only what is still to be sent and recent deliveries.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from moderation.errors import NotFoundError
 from moderation.review import rows
@@ -49,6 +51,26 @@ class OutboxStore:
                     .values(next_attempt_at=now + timedelta(seconds=lease_seconds))
                 )
         return due
+
+    def prune_delivered(self, before: datetime, chunk: int = 1_000) -> int:
+        """Delete rows delivered before ``before``; how many. Undelivered rows always stay.
+
+        In chunks of ``chunk`` rows, each its own short transaction, so a first prune of a
+        long-running site's outbox never holds the write lock for long.
+        """
+        old = (
+            select(outbox_table.c.id)
+            .where(outbox_table.c.delivered_at.is_not(None), outbox_table.c.delivered_at < before)
+            .limit(chunk)
+            .scalar_subquery()
+        )
+        removed = 0
+        while True:
+            with self.db.write() as conn:
+                done = conn.execute(delete(outbox_table).where(outbox_table.c.id.in_(old))).rowcount
+            removed += done
+            if done < chunk:
+                return removed
 
     def outbox_delivered(self, item_id: int) -> None:
         """Mark an item delivered: it is never sent again."""

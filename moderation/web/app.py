@@ -140,6 +140,12 @@ def _start(values: Mapping[str, Any], metrics: Metrics, tune_gc: bool = False) -
     metrics.watch_queue(store.queue_stats)
     webhooks = None
     if values["webhook_url"]:
-        webhooks = WebhookWorker(store, values["webhook_url"], values["webhook_secret"], metrics)
+        webhooks = WebhookWorker(
+            store,
+            values["webhook_url"],
+            values["webhook_secret"],
+            metrics,
+            keep_days=values["outbox_keep_days"],
+        )
     auth = Auth(store, values["auth_cache_seconds"])
     return Service(values, models, store, auth, metrics, policies, webhooks)

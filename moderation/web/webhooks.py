@@ -43,6 +43,7 @@ class Outbox(Protocol):
     def outbox_due(self, now: datetime, limit: int) -> list[Any]: ...
     def outbox_delivered(self, id: int) -> None: ...
     def outbox_failed(self, id: int, error: str, next_attempt_at: datetime) -> None: ...
+    def prune_delivered(self, before: datetime) -> int: ...
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -92,7 +93,11 @@ class WebhookWorker:
         timeout: float = 5.0,
         base_delay: float = 1.0,
         max_delay: float = 600.0,
+        keep_days: float = 7.0,
+        prune_seconds: float = 3600.0,
     ) -> None:
+        """``keep_days``: delivered rows older than that are deleted, checked at the first
+        pass and then every ``prune_seconds``; 0 keeps them forever."""
         self.store = store
         self.url = url
         self.secret = secret
@@ -106,6 +111,9 @@ class WebhookWorker:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._retry_at: float | None = None  # monotonic time of the soonest retry we scheduled
+        self.keep_days = keep_days
+        self.prune_seconds = prune_seconds
+        self._prune_at = 0.0  # monotonic: the first pass prunes
 
     # -- life cycle ---------------------------------------------------------------------
 
@@ -127,7 +135,8 @@ class WebhookWorker:
     # -- delivery -----------------------------------------------------------------------
 
     def deliver_due(self) -> int:
-        """Try every due row once; returns how many were delivered."""
+        """Try every due row once; returns how many were delivered (pruning when it is time)."""
+        self._prune_if_due()
         delivered = 0
         items = self.store.outbox_due(datetime.now(UTC), self.batch)
         for item in items:
@@ -168,6 +177,15 @@ class WebhookWorker:
         self._count("failed")
         log.warning("webhook event %s failed (%s); retry in %.1f s", item_id, error, delay)
         return 0
+
+    def _prune_if_due(self) -> None:
+        if self.keep_days <= 0 or time.monotonic() < self._prune_at:
+            return
+        self._prune_at = time.monotonic() + self.prune_seconds
+        before = datetime.now(UTC) - timedelta(days=self.keep_days)
+        removed = self.store.prune_delivered(before)
+        if removed:
+            log.info("outbox: deleted %d rows delivered before %s", removed, before.isoformat())
 
     def _count(self, outcome: str) -> None:
         if self.metrics is not None:
