@@ -119,7 +119,7 @@ def _keys(args: argparse.Namespace, store: Any, out: TextIO) -> None:
             file=sys.stderr,
         )
     elif args.action == "list":
-        rows = [["id", "name", "prefix", "scopes", "created", "revoked"]]
+        rows = [["id", "name", "prefix", "scopes", "created", "revoked", "last used"]]
         for key in accounts.list_api_keys():
             rows.append(
                 [
@@ -129,6 +129,7 @@ def _keys(args: argparse.Namespace, store: Any, out: TextIO) -> None:
                     ",".join(key.scopes),
                     _when(key.created_at),
                     _when(key.revoked_at),
+                    _when(key.last_used_at),
                 ]
             )
         _table(rows, out)

@@ -54,6 +54,31 @@ def test_revoked_and_unknown_keys_are_rejected(store: Store) -> None:
     assert [k.revoked_at is not None for k in store.accounts.list_api_keys()] == [True]
 
 
+def test_a_key_records_its_last_use_coarsely(store: Store, clock: Clock) -> None:
+    from datetime import timedelta
+
+    from moderation.review.accounts import LAST_USED_RESOLUTION
+
+    _, secret = store.accounts.create_api_key("cms", "submit")
+    unused, other = store.accounts.create_api_key("old-cms", "submit")
+    assert [k.last_used_at for k in store.accounts.list_api_keys()] == [None, None]
+    store.accounts.authenticate(secret)
+    first = store.accounts.list_api_keys()[0].last_used_at
+    assert first is not None
+    clock.advance(60)  # within the resolution: no write
+    store.accounts.authenticate(secret)
+    assert store.accounts.list_api_keys()[0].last_used_at == first
+    clock.advance(LAST_USED_RESOLUTION.total_seconds())
+    store.accounts.authenticate(secret)
+    later = store.accounts.list_api_keys()[0].last_used_at
+    assert later is not None and later - first >= LAST_USED_RESOLUTION + timedelta(seconds=60)
+    assert store.accounts.list_api_keys()[1].last_used_at is None  # never used: tells which
+    with pytest.raises(AuthError):  # a revoked key is refused and not marked as used
+        store.accounts.revoke_api_key(unused.id)
+        store.accounts.authenticate(other)
+    assert store.accounts.list_api_keys()[1].last_used_at is None
+
+
 @pytest.mark.parametrize("scopes", ["", "admin", "score,delete", []])
 def test_scopes_are_checked(scopes: str | list[str]) -> None:
     with pytest.raises(InvalidRequestError):

@@ -70,7 +70,7 @@ def test_replicas_migrate_an_empty_database_at_once(empty_url: str) -> None:
             assert process.returncode == 0, stderr.decode()
         assert errors == []
         stores[0].migrate()  # and once more: a no-op
-        assert current_revision(stores[0].db) == head_revision() == "0001_initial"
+        assert current_revision(stores[0].db) == head_revision() == "0002_api_key_last_used"
         # The revisions build exactly the tables schema.py declares.
         with stores[0].db.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
@@ -102,3 +102,23 @@ def test_sqlite_switches_a_new_file_to_wal_while_another_writer_holds_it(tmp_pat
         release.join()
         store.close()
         holder.close()
+
+
+def test_an_existing_database_keeps_its_keys_through_the_last_used_column(
+    empty_url: str,
+) -> None:
+    from moderation.review import migrate
+
+    store = Store(empty_url)
+    try:
+        migrate.migrate(store.db, "0001_initial")  # a database of the first release
+        info, secret = store.accounts.create_api_key("cms", "submit")
+        store.migrate()
+        assert current_revision(store.db) == "0002_api_key_last_used"
+        (listed,) = store.accounts.list_api_keys()
+        assert (listed.id, listed.last_used_at) == (info.id, None)
+        store.accounts.authenticate(secret)
+        (used,) = store.accounts.list_api_keys()
+        assert used.last_used_at is not None
+    finally:
+        store.close()

@@ -39,6 +39,8 @@ from moderation.review.schema import api_keys, audit_log, moderators, tokens
 API_KEY_PREFIX: Final = "mk_"
 TOKEN_PREFIX: Final = "mt_"
 TOKEN_TTL_SECONDS: Final = 12 * 3600
+#: An API key's ``last_used_at`` is rewritten only when older than this (see _note_use).
+LAST_USED_RESOLUTION: Final = timedelta(minutes=5)
 #: scrypt cost: n=2**14, r=8, p=1 (16 MiB, tens of milliseconds) — the usual interactive choice.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 
@@ -100,7 +102,13 @@ def _check_role(role: str) -> Role:
 
 def _key_info(row: Row[Any]) -> ApiKeyInfo:
     return ApiKeyInfo(
-        row.id, row.name, row.prefix, tuple(row.scopes.split(",")), row.created_at, row.revoked_at
+        row.id,
+        row.name,
+        row.prefix,
+        tuple(row.scopes.split(",")),
+        row.created_at,
+        row.revoked_at,
+        row.last_used_at,
     )
 
 
@@ -171,13 +179,31 @@ class Accounts:
             raise AuthError("not an API key")
         with self.db.read() as conn:
             row = conn.execute(
-                select(api_keys.c.name, api_keys.c.scopes, api_keys.c.revoked_at).where(
-                    api_keys.c.digest == digest(secret)
-                )
+                select(
+                    api_keys.c.id,
+                    api_keys.c.name,
+                    api_keys.c.scopes,
+                    api_keys.c.revoked_at,
+                    api_keys.c.last_used_at,
+                ).where(api_keys.c.digest == digest(secret))
             ).first()
         if row is None or row.revoked_at is not None:
             raise AuthError("unknown or revoked API key")
+        self._note_use(row.id, row.last_used_at)
         return Principal("api_key", row.name, tuple(row.scopes.split(",")))
+
+    def _note_use(self, key_id: int, last_used_at: datetime | None) -> None:
+        """Record the key's use, at most once per ``LAST_USED_RESOLUTION``.
+
+        Why coarse: a key is checked against the database on every auth-cache miss (every
+        few seconds per worker); a write each time would put the hot path's keys on the
+        write lock for a figure operators read in days ("is this key still used?").
+        """
+        now = self.now()
+        if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+            return
+        with self.db.write() as conn:
+            conn.execute(update(api_keys).where(api_keys.c.id == key_id).values(last_used_at=now))
 
     # -- moderators -------------------------------------------------------------------------
     def create_moderator(

@@ -45,8 +45,8 @@ def current_revision(db: Database) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
-def migrate(db: Database) -> None:
-    """Upgrade to the head revision (a no-op when already there)."""
+def migrate(db: Database, target: str = "head") -> None:
+    """Upgrade to ``target``, the head revision by default (a no-op when already there)."""
     config = _config()
     with (
         _IN_PROCESS,
@@ -59,7 +59,7 @@ def migrate(db: Database) -> None:
             conn.commit()
         try:
             config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+            command.upgrade(config, target)
             conn.commit()
         finally:
             if db.is_postgres:

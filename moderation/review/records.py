@@ -218,6 +218,7 @@ class ApiKeyInfo:
     scopes: tuple[str, ...]
     created_at: datetime
     revoked_at: datetime | None = None
+    last_used_at: datetime | None = None  # None: never used (to within a few minutes)
 
     def to_dict(self) -> dict[str, Any]:
         return {key: _iso(value) for key, value in asdict(self).items()}

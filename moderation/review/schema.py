@@ -159,6 +159,7 @@ api_keys = Table(
     Column("scopes", String(100), nullable=False),  # comma-separated
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("last_used_at", UTCDateTime),  # to within LAST_USED_RESOLUTION (accounts.py)
 )
 
 moderators = Table(
