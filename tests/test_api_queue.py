@@ -296,3 +296,46 @@ def test_article_upsert_by_the_publishing_system(api: Api) -> None:
     assert api.client.put(f"/v1/articles/{article}", json=body, headers=reader).status_code == 403
     bad = api.client.put(f"/v1/articles/{article}", json={"title": 5}, headers=api.publisher)
     assert bad.status_code == 422
+
+
+def test_a_decided_comment_is_reopened_by_the_publisher_or_an_admin(api: Api) -> None:
+    article = api.article("publish")
+    (reported,) = api.submit(article, MILD, author=unique("reader"))
+    name, moderator = api.moderator()
+    _, admin = api.moderator("admin")
+
+    def reopen(headers: dict[str, str], **body: Any) -> Any:
+        return api.client.post(f"/v1/comments/{reported}/reopen", json=body, headers=headers)
+
+    # A moderator may not; a key that cannot submit may not.
+    assert reopen(moderator).status_code == 403
+    assert reopen(api.key("read")).status_code == 403
+    # A reader's report, forwarded by the publishing system: hidden until a moderator looks.
+    answer = reopen(api.publisher, status="held", note="3 reader reports")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["status"] == "held"
+    assert reopen(api.publisher).status_code == 409  # already back in the queue
+    listed = api.client.get(
+        "/v1/queue", params={"article_id": article, "status": "held"}, headers=moderator
+    )
+    assert [item["id"] for item in listed.json()["items"]] == [reported]
+    claimed = claim(api, moderator, count=1, article_id=article, status="held")
+    assert [item["id"] for item in claimed] == [reported]
+    rejected = decide(api, moderator, reported, action="reject", reason="insult")
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    # An admin's second look sends it back once more; the audit log keeps every step.
+    again = reopen(admin, note="not an insult in context")
+    assert again.status_code == 200 and again.json()["status"] == "review"
+    history = api.client.get(f"/v1/comments/{reported}", headers=admin).json()["history"]
+    assert [(e["action"], e["from_status"], e["to_status"]) for e in history] == [
+        ("submit", None, "published"),
+        ("reopen", "published", "held"),
+        ("claim", "held", "held"),
+        ("reject", "held", "rejected"),
+        ("reopen", "rejected", "review"),
+    ]
+    assert history[-1]["details"] == {"reason": "insult", "decided_by": name}
+    bad = reopen(admin, status="published")
+    assert bad.status_code == 422 and error_of(bad)["code"] == "invalid_request"
+    missing = api.client.post("/v1/comments/nope/reopen", json={}, headers=admin)
+    assert missing.status_code == 404

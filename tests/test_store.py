@@ -569,6 +569,29 @@ def test_prune_deletes_only_old_delivered_outbox_rows(store: Store, clock: Clock
     assert [e.action for e in store.audit("old-1")] == ["submit"]  # the audit log keeps it
 
 
+def test_reopen_announces_the_new_status_and_uncounts_the_rejection(
+    store: Store, clock: Clock
+) -> None:
+    put(store, "r-1", author="troll")
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    store.decide("r-1", OLA, "reject", "insult", None)
+    assert store.recent_rejections("troll", 30) == 1
+    later = clock() + timedelta(days=1)  # past the leases of earlier looks at the outbox
+    before = {item.comment_id: item.event for item in store.outbox_due(later, 50)}
+    assert before == {"r-1": "comment.rejected"}
+    reopened = store.reopen("r-1", ADMIN, "held", "zgłoszenie")
+    assert (reopened.status, reopened.decided_by, reopened.reason) == ("held", None, None)
+    assert store.recent_rejections("troll", 30) == 0  # no longer a rejection
+    events = [i.event for i in store.outbox_due(later + timedelta(days=1), 50)]
+    assert "comment.held" in events
+    with pytest.raises(ConflictError):
+        store.reopen("r-1", ADMIN)
+    with pytest.raises(InvalidRequestError):
+        store.reopen("r-1", ADMIN, "published")
+    with pytest.raises(NotFoundError):
+        store.reopen("nope", ADMIN)
+
+
 def test_export_decisions_as_training_data(store: Store) -> None:
     for n in range(4):
         put(store, f"c-{n}", toxicity=0.9, text=f"tekst {n}")

@@ -303,6 +303,63 @@ class Store(SubmissionStore, ArticleStore, HistoryStore, OutboxStore):
                 conn.execute(self._insert_outbox, rows.outbox_values(decided, now))
         return rows.comment_record(decided)
 
+    def reopen(
+        self,
+        comment_id: str,
+        actor: Principal,
+        to_status: str = "review",
+        note: str | None = None,
+    ) -> CommentRecord:
+        """Send a decided comment (published, approved, rejected) back to the queue.
+
+        Why: decisions are not always last — readers report a published comment (the
+        publishing system forwards it), or an admin revisits a moderator's call. The comment
+        goes to ``review`` (stays visible meanwhile) or ``held`` (hidden until decided);
+        its decision fields are cleared (the audit log keeps the old decision) and a webhook
+        event announces the new status. Then it is claimed and decided like any other.
+        ConflictError when it is still queued; NotFoundError for an unknown id.
+        """
+        if to_status not in ("review", "held"):
+            raise InvalidRequestError(f"reopen to 'review' or 'held', not {to_status!r}")
+        now = self.now()
+        with self.db.write() as conn:
+            row = conn.execute(self._by_id_for_update, {"comment_id": comment_id}).first()
+            if row is None:
+                raise NotFoundError(f"no comment with id {comment_id!r}")
+            if row.status not in FINAL:
+                raise ConflictError(
+                    f"comment {comment_id!r} is {row.status}: only a decided comment is reopened"
+                )
+            changes: dict[str, Any] = {
+                "status": to_status,
+                "claimed_by": None,
+                "lease_expires_at": None,
+                "decided_by": None,
+                "decided_at": None,
+                "reason": None,
+                "note": note,
+                "updated_at": now,
+            }
+            conn.execute(update(comments).where(comments.c.id == comment_id).values(changes))
+            conn.execute(
+                self._insert_audit,
+                rows.audit_values(
+                    now,
+                    actor,
+                    "reopen",
+                    comment_id=comment_id,
+                    from_status=row.status,
+                    to_status=to_status,
+                    note=note,
+                    model_version=row.model_version,
+                    details={"reason": row.reason, "decided_by": row.decided_by},
+                ),
+            )
+            reopened = {**row._mapping, **changes}
+            if self.outbox_enabled:
+                conn.execute(self._insert_outbox, rows.outbox_values(reopened, now))
+        return rows.comment_record(reopened)
+
     def decide_many(
         self,
         comment_ids: Sequence[str],

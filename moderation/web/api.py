@@ -44,6 +44,7 @@ from moderation.web.models import (
     PrincipalOut,
     QueueStatus,
     ReloadOut,
+    ReopenIn,
     ScoreRequest,
     ScoreResponse,
     SubmitRequest,
@@ -77,6 +78,7 @@ Submitter = Annotated[Principal, Depends(requires("submit"))]
 Reader = Annotated[Principal, Depends(requires("read"))]
 Moderator = Annotated[Principal, Depends(requires("moderate"))]
 Admin = Annotated[Principal, Depends(requires("admin"))]
+Reopener = Annotated[Principal, Depends(requires("reopen"))]
 ArticleWriter = Annotated[Principal, Depends(requires("articles"))]
 Anyone = Annotated[Principal, Depends(requires("session"))]
 
@@ -137,6 +139,24 @@ def get_comment(comment_id: CommentId, request: Request, _: Reader) -> Response:
 
 
 # -- the queue ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/comments/{comment_id}/reopen", response_model=CommentOut, responses=_CONFLICT, tags=["queue"]
+)
+def reopen_comment(
+    comment_id: CommentId, body: ReopenIn, request: Request, principal: Reopener
+) -> Response:
+    """Send a decided comment back to the queue (a reader's report, an admin's second look).
+
+    By the publishing system (``submit`` scope) or an admin. ``review`` keeps it visible
+    while queued, ``held`` hides it; the webhook announces the new status. 409 when it is
+    still in the queue.
+    """
+    store = service_of(request).store
+    record = store.reopen(comment_id, principal, body.status, body.note)
+    service_of(request).decided()  # the webhook worker has an event to send
+    return _json(record.to_dict())
 
 
 def _escalated_check(status: str | None, principal: Principal) -> None:

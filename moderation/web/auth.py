@@ -39,6 +39,7 @@ PERMISSIONS: Final[Mapping[str, tuple[frozenset[str], frozenset[str]]]] = {
     "read": (frozenset({"read"}), frozenset({"moderator", "admin"})),
     "articles": (frozenset({"submit"}), frozenset({"admin"})),
     "moderate": (frozenset(), frozenset({"moderator", "admin"})),
+    "reopen": (frozenset({"submit"}), frozenset({"admin"})),
     "admin": (frozenset(), frozenset({"admin"})),
     "metrics": (frozenset({"read"}), frozenset({"admin"})),
     "session": (frozenset({"score", "submit", "read"}), frozenset({"moderator", "admin"})),

@@ -136,6 +136,13 @@ class DecisionIn(Model):
     note: Note | None = None
 
 
+class ReopenIn(Model):
+    status: Literal["review", "held"] = Field(
+        default="review", description="review: visible while queued; held: hidden until decided"
+    )
+    note: Note | None = Field(default=None, description="Why, for the moderators")
+
+
 class BulkDecisionIn(DecisionIn):
     ids: list[Id] = Field(min_length=1, max_length=1000, description="At most max_batch ids")
 

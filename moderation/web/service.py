@@ -108,6 +108,6 @@ class Service:
         return tuple(self.store.reason_codes)
 
     def decided(self) -> None:
-        """A final decision was stored: let the webhook worker deliver it now."""
+        """A final decision (or a reopening) was stored: let the webhook worker deliver it now."""
         if self.webhooks is not None:
             self.webhooks.wake()
