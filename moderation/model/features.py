@@ -106,7 +106,7 @@ class TextFeaturizer:
         order = np.argsort(keys, kind="stable")
         self.bigram_keys_ = keys[order]
         self.bigram_cols_ = (n_unigrams + order).astype(np.int64)
-        self.bigrams_ = [f"{a} {b}" for a, b in bigrams]
+        self.bigrams_ = tuple(f"{a} {b}" for a, b in bigrams)
         word_counts = [unigram_df[w] for w in unigrams] + [pairs[p] for p in bigrams]
         self.word_idf_ = _idf(word_counts, n_docs)
         chars = _keep(char_df, self.min_df_char, self.max_char_features)
@@ -305,6 +305,10 @@ class TextFeaturizer:
         # Bundles written before units moved to ``UnitTable`` carry a word cache: drop it.
         state.pop("_cache", None)
         state.pop("cache_size", None)
+        # A tuple: the garbage collector stops tracking it (all strings), where a list of
+        # 100,000 bigram names would be walked by every full collection while it is loaded.
+        if isinstance(state.get("bigrams_"), list):
+            state["bigrams_"] = tuple(state["bigrams_"])
         self.__dict__.update(state)
 
 

@@ -96,10 +96,14 @@ class Normalizer:
         )
         self.cache_size = cache_size
         # Candidates for a masked word by (length, first letter), most likely first.
-        self._by_shape: dict[tuple[int, str], list[str]] = {}
+        by_shape: dict[tuple[int, str], list[str]] = {}
         for word in self.unmask_words:
-            self._by_shape.setdefault((len(word), word[:1]), []).append(word)
-        self._unmask_set = frozenset(self.unmask_words)
+            by_shape.setdefault((len(word), word[:1]), []).append(word)
+        # Tuples, and a dict for the set: the garbage collector stops tracking those once
+        # their contents are all strings, where a set or a list (57,000 words here) is
+        # walked by every full collection for as long as the scorer lives.
+        self._by_shape = {shape: tuple(words) for shape, words in by_shape.items()}
+        self._unmask_set = dict.fromkeys(self.unmask_words)
         # Word-break costs for letters spaced out across tokens ("s p i e r d a l a j s t a d"):
         # a word's cost grows with the log of its rank, so common words win.
         self._break_cost = {
