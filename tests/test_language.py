@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.attributes import SUPPORTED_LANGUAGES
+from moderation.text.langid_batch import WALK_TOGETHER
 from moderation.text.language import LanguageDetector, LanguageGuess
 from moderation.text.normalize import strip_invisible
 
@@ -146,6 +147,8 @@ def test_batched_ranking_is_py3langids_own_bit_for_bit(detector: LanguageDetecto
         "x" * 400,
         "Pójdźże, kiń tę chmurność w głąb flaszy! " * 5,
     ]
+    texts = texts * 2  # enough to walk the automaton in step (fewer go one by one)
+    assert len(texts) >= WALK_TOGETHER
     assert ranker.rank_many(texts) == [ranker.identifier.rank(text) for text in texts]
     assert ranker.rank_many([]) == []
 

@@ -28,6 +28,9 @@ _RAW: Final = re.compile(r"\S+")
 #: Code points up to the last one ``str.isspace`` accepts (U+3000), flagged when they are
 #: whitespace: ``str.split()`` cuts exactly there.
 _SPACE: Final = np.asarray([chr(c).isspace() for c in range(0x3001)], dtype=bool)
+#: Raw tokens in a batch from which they are looked up in the token index (about seven
+#: average comments); below, one dictionary lookup each is cheaper.
+INDEX_MIN_TOKENS: Final = 256
 #: Cyrillic or Greek letters: only a comment with some may need look-alikes mapped.
 _GLYPHS: Final = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 
@@ -187,7 +190,14 @@ class UnitCache:
     def _plain_units(self, generation: _Generation, scan: _Scan) -> NDArray[np.int64]:
         """Unit ids of the raw tokens of the plain comments, in order: from the token index
         (no string made), and for the tokens it does not hold, from the dictionary, which
-        also stores the new ones (together, once each, in order of first appearance)."""
+        also stores the new ones (together, once each, in order of first appearance).
+        A request's few comments go to the dictionary alone: the index's NumPy calls cost
+        more than a few hundred dictionary lookups."""
+        if scan.begins.size < INDEX_MIN_TOKENS:
+            raws = scan.joined.split()
+            if len(raws) != scan.begins.size:  # cannot happen while _SPACE matches isspace
+                raise AssertionError("the whitespace scan and str.split disagree")
+            return self._dict_units(generation, raws)
         index = generation.index
         ids, hashes = index.lookup(scan.codes, scan.begins, scan.ends)
         missing = np.flatnonzero(ids < 0)
@@ -196,19 +206,24 @@ class UnitCache:
         joined = scan.joined
         spans = zip(scan.begins[missing].tolist(), scan.ends[missing].tolist(), strict=True)
         raws = [joined[begin:end] for begin, end in spans]
-        cache = generation.raw[False]
-        found = list(map(cache.get, raws))
-        if None in found:
-            new = list(dict.fromkeys(r for r, u in zip(raws, found, strict=True) if u is None))
-            self._add_many(generation, new, False)
-            found = list(map(cache.get, raws))
-        ids[missing] = np.asarray(found, dtype=np.int64)
+        ids[missing] = self._dict_units(generation, raws)
         first: dict[str, int] = {}
         for position, raw in enumerate(raws):
             first.setdefault(raw, position)
         pick = missing[list(first.values())]
         index.add(scan.codes, scan.begins[pick], scan.ends[pick], hashes[pick], ids[pick])
         return ids
+
+    def _dict_units(self, generation: _Generation, raws: list[str]) -> NDArray[np.int64]:
+        """Unit ids of plain raw tokens from the dictionary; the new ones are stored
+        together, once each, in order of first appearance."""
+        cache = generation.raw[False]
+        found = list(map(cache.get, raws))
+        if None in found:  # C-level scan; new tokens are added together, once each
+            new = list(dict.fromkeys(r for r, u in zip(raws, found, strict=True) if u is None))
+            self._add_many(generation, new, False)
+            found = list(map(cache.get, raws))
+        return np.asarray(found, dtype=np.int64)
 
     def _raw_units(self, generation: _Generation, parts: Sequence[tuple[str, int]]) -> list[int]:
         """Unit ids of the raw tokens of every part of one comment, in order."""
