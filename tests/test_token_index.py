@@ -1,4 +1,4 @@
-"""The token index must give every raw token exactly the unit the dictionary gives it."""
+"""The token index and the int table must answer exactly as a dictionary would."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from moderation.model import token_index
+from moderation.model.int_table import IntTable
 from moderation.model.token_index import MAX_TOKEN, TokenIndex
 from moderation.model.units import _scan
 
@@ -60,3 +61,15 @@ def test_colliding_hashes_never_give_another_tokens_unit(
 def test_long_tokens_are_left_to_the_dictionary() -> None:
     long = "a" * (MAX_TOKEN + 1)
     assert _index_and_lookup([long, "krótki"], [long, "krótki"]) == [-1, 1]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**40), unique=True, max_size=300),
+    st.lists(st.integers(0, 2**40), max_size=100),
+)
+def test_int_table_answers_like_a_dictionary(keys: list[int], others: list[int]) -> None:
+    table = IntTable(np.asarray(keys, dtype=np.int64), np.arange(len(keys), dtype=np.int64) * 7)
+    queries = keys + others
+    expected = [keys.index(q) * 7 if q in keys else -1 for q in queries]
+    assert table.get(np.asarray(queries, dtype=np.int64)).tolist() == expected

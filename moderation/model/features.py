@@ -20,6 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from moderation.model.int_table import IntTable
+
 if TYPE_CHECKING:
     from moderation.model.unit_table import TableView
 
@@ -278,6 +280,13 @@ class TextFeaturizer:
             idf = self.__dict__["_idf_all"] = np.concatenate([self.word_idf_, self.char_idf_])
         return idf
 
+    def _bigram_table(self) -> IntTable:
+        """Bigram key -> column, as a hash table (see ``IntTable``); built on first use."""
+        table: IntTable | None = self.__dict__.get("_bigrams_table")
+        if table is None:
+            table = self.__dict__["_bigrams_table"] = IntTable(self.bigram_keys_, self.bigram_cols_)
+        return table
+
     def _word_columns(
         self, unigrams: NDArray[np.int64], word_doc: NDArray[np.int64]
     ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
@@ -289,16 +298,16 @@ class TextFeaturizer:
             left, right = unigrams[:-1], unigrams[1:]
             pair_ok = (left >= 0) & (right >= 0) & (word_doc[:-1] == word_doc[1:])
             keys = left[pair_ok] * len(self.word_vocab_) + right[pair_ok]
-            where = np.searchsorted(self.bigram_keys_, keys)
-            where = np.minimum(where, self.bigram_keys_.size - 1)
-            hit = self.bigram_keys_[where] == keys
-            cols.append(self.bigram_cols_[where[hit]])
+            found = self._bigram_table().get(keys)
+            hit = found >= 0
+            cols.append(found[hit])
             rows.append(word_doc[:-1][pair_ok][hit])
         return np.concatenate(cols), np.concatenate(rows)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_idf_all", None)  # derived; rebuilt on first use
+        state.pop("_bigrams_table", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
