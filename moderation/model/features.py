@@ -232,10 +232,13 @@ class TextFeaturizer:
         data *= self._idf()[cols]
         block = rows * 2 + (cols >= n_word)
         norms = np.sqrt(np.bincount(block, weights=data * data, minlength=2 * n_docs))
-        word_scale, char_scale = self._block_scales(norms[0::2], norms[1::2])
-        data *= np.stack([word_scale, char_scale], axis=1).ravel()[block]
+        weight = np.tile(np.asarray([1.0, self.char_weight]), n_docs)
+        scale = np.divide(weight, norms, out=np.zeros_like(norms), where=norms > 0).astype(
+            np.float32
+        )
+        data *= scale[block]
         matrix = sp.csr_matrix((data, cols, indptr), shape=(n_docs, width))
-        return matrix, word_scale, char_scale
+        return matrix, scale[0::2], scale[1::2]
 
     def _documents_csc(
         self, rows: NDArray[np.int32], cols: NDArray[np.int32], n_docs: int
@@ -298,9 +301,15 @@ class TextFeaturizer:
             left, right = unigrams[:-1], unigrams[1:]
             pair_ok = (left >= 0) & (right >= 0) & (word_doc[:-1] == word_doc[1:])
             keys = left[pair_ok] * len(self.word_vocab_) + right[pair_ok]
-            found = self._bigram_table().get(keys)
-            hit = found >= 0
-            cols.append(found[hit])
+            if keys.size > HASHED_BIGRAM_LOOKUPS:
+                found = self._bigram_table().get(keys)
+                hit = found >= 0
+                cols.append(found[hit])
+            else:  # a request's few pairs: a binary search each costs less than the probing
+                where = np.searchsorted(self.bigram_keys_, keys)
+                where = np.minimum(where, self.bigram_keys_.size - 1)
+                hit = self.bigram_keys_[where] == keys
+                cols.append(self.bigram_cols_[where[hit]])
             rows.append(word_doc[:-1][pair_ok][hit])
         return np.concatenate(cols), np.concatenate(rows)
 
@@ -321,6 +330,9 @@ class TextFeaturizer:
         self.__dict__.update(state)
 
 
+#: Word pairs in a batch above which bigram columns are looked up in the hash table
+#: (``IntTable``); below, binary searches (fewer NumPy calls) are quicker.
+HASHED_BIGRAM_LOOKUPS: Final = 1_000
 #: Feature entries up to which a batch is assembled with NumPy alone; above it scipy's
 #: constructors (linear-time, fixed overhead) are faster. About 20 average comments.
 SMALL_BATCH_ENTRIES: Final = 30_000
