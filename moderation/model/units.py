@@ -1,10 +1,11 @@
 """Comments to feature units, one raw whitespace-separated token at a time, cached.
 
-The hot path of scoring. ``str.split`` (in C) cuts a comment into raw tokens; each raw
-token is looked up in a dictionary that gives its unit id in a ``UnitTable`` (its
-normalised feature ids, and the edge punctuation to leave out of its span). Unit *i* of a
-comment is then its raw token *i*, so the offsets of every unit of a batch come from one
-vectorised scan of the texts (``EncodedBatch.bounds``). A comment whose lone letters must
+The hot path of scoring. One vectorised scan of a batch's code points cuts its comments
+into raw tokens where ``str.split`` would; each raw token's unit id in a ``UnitTable`` (its
+normalised feature ids, and the edge punctuation to leave out of its span) comes from a
+dictionary, or for large batches from a ``TokenIndex`` over the code points, which makes no
+string per token. Unit *i* of a comment is then its raw token *i*, so the offsets of every
+unit of a batch come from the same scan (``EncodedBatch.bounds``). A comment whose lone letters must
 be joined across tokens ("k u r w a") takes the normaliser's offset-keeping path instead,
 one unit per word.
 """
