@@ -28,6 +28,8 @@ from moderation.text.normalize import Normalizer, strip_invisible
 
 #: Below this py3langid confidence, the language is checked again on the normalised words.
 CONFIDENT = 0.9
+#: Placeholder until ``Scorer._identify`` has run on the batch.
+_UNKNOWN = LanguageGuess("", 0.0)
 _NOTHING_LEFT = "text has nothing to score once invisible and control characters are removed"
 
 
@@ -159,15 +161,17 @@ class Scorer:
         if articles is not None and len(articles) != len(texts):
             raise ValueError(f"{len(articles)} articles for {len(texts)} texts")
         outcomes: list[Outcome | None] = [None] * len(texts)
-        groups: dict[str, list[_Prepared]] = {}
-        unsupported: list[_Prepared] = []
+        valid: list[_Prepared] = []
         for index, text in enumerate(texts):
             try:
                 article = Article.parse(articles[index]) if articles is not None else None
-                prepared = self._prepare(index, text, article)
+                valid.append(self._prepare(index, text, article))
             except ModerationError as exc:
                 outcomes[index] = ScoreError(exc.code, str(exc))
-                continue
+        self._identify(valid)
+        groups: dict[str, list[_Prepared]] = {}
+        unsupported: list[_Prepared] = []
+        for prepared in valid:
             if prepared.guess.language in self.bundle.models:
                 groups.setdefault(prepared.guess.language, []).append(prepared)
             else:
@@ -219,15 +223,26 @@ class Scorer:
             half = self.max_chars // 2
             window = {"length": len(text), "head": half, "tail": half}
             parts = ((text[:half], 0), (text[-half:], len(text) - half))
-        sample = parts[0][0][:PREFIX_CHARS]
-        guess = self.detector.detect(sample if sample.isascii() else strip_invisible(sample))
-        if guess.confidence < CONFIDENT:
+        return _Prepared(index, text, parts, _UNKNOWN, window, article)
+
+    def _identify(self, items: Sequence[_Prepared]) -> None:
+        """Each item's language, the whole batch at once (py3langid walks its automaton
+        for every comment the rules leave open together)."""
+        samples = [item.parts[0][0][:PREFIX_CHARS] for item in items]
+        guesses = self.detector.detect_many(
+            [s if s.isascii() else strip_invisible(s) for s in samples]
+        )
+        unsure = [i for i, guess in enumerate(guesses) if guess.confidence < CONFIDENT]
+        if unsure:
             # Disguised writing ("J.e.s.t.e.s d.e.b.i.l.e.m") fools n-gram language id; its
             # normalised words (no diacritics, but no tricks either) are a second opinion.
-            second = self.detector.detect(" ".join(self.normalizer.words(sample)))
-            if second.confidence > guess.confidence:
-                guess = second
-        return _Prepared(index, text, parts, guess, window, article)
+            words = self.normalizer.words
+            seconds = self.detector.detect_many([" ".join(words(samples[i])) for i in unsure])
+            for i, second in zip(unsure, seconds, strict=True):
+                if second.confidence > guesses[i].confidence:
+                    guesses[i] = second
+        for item, guess in zip(items, guesses, strict=True):
+            item.guess = guess
 
     def _score_group(
         self, language: str, items: Sequence[_Prepared], *, supported: bool

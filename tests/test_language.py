@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.attributes import SUPPORTED_LANGUAGES
+from moderation.text.langid_batch import WALK_TOGETHER
 from moderation.text.language import LanguageDetector, LanguageGuess
 from moderation.text.normalize import strip_invisible
 
@@ -127,3 +128,31 @@ def test_markup_and_links_do_not_decide_the_language(
     detector: LanguageDetector, text: str, language: str
 ) -> None:
     assert detector.detect(text).language == language
+
+
+def test_batched_ranking_is_py3langids_own_bit_for_bit(detector: LanguageDetector) -> None:
+    """``BatchRanker`` walks py3langid's automaton for many texts at once: every text's
+    ranking must be the one ``LanguageIdentifier.rank`` gives it alone, to the last bit."""
+    ranker = detector._model()
+    texts = [
+        *POLISH,
+        "Ich bin mit dem Autor völlig einverstanden.",
+        "Ты просто идиот, понимаешь?",
+        "I completely agree with the author.",
+        "ZGADZAM SIĘ Z AUTOREM",  # all upper case: py3langid lowers it first
+        "",
+        "😀",
+        "a",
+        "\ufb01nal caf\u0065\u0301",  # NFC changes it
+        "x" * 400,
+        "Pójdźże, kiń tę chmurność w głąb flaszy! " * 5,
+    ]
+    texts = texts * 2  # enough to walk the automaton in step (fewer go one by one)
+    assert len(texts) >= WALK_TOGETHER
+    assert ranker.rank_many(texts) == [ranker.identifier.rank(text) for text in texts]
+    assert ranker.rank_many([]) == []
+
+
+def test_detect_many_is_detect_one_by_one(detector: LanguageDetector) -> None:
+    texts = [*POLISH, "Слава Україні!", "Das ist doch Unsinn, was du schreibst.", "👍", "ok"]
+    assert detector.detect_many(texts) == [detector.detect(text) for text in texts]

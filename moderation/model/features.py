@@ -20,6 +20,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from moderation.model.int_table import IntTable
+
 if TYPE_CHECKING:
     from moderation.model.unit_table import TableView
 
@@ -106,7 +108,7 @@ class TextFeaturizer:
         order = np.argsort(keys, kind="stable")
         self.bigram_keys_ = keys[order]
         self.bigram_cols_ = (n_unigrams + order).astype(np.int64)
-        self.bigrams_ = [f"{a} {b}" for a, b in bigrams]
+        self.bigrams_ = tuple(f"{a} {b}" for a, b in bigrams)
         word_counts = [unigram_df[w] for w in unigrams] + [pairs[p] for p in bigrams]
         self.word_idf_ = _idf(word_counts, n_docs)
         chars = _keep(char_df, self.min_df_char, self.max_char_features)
@@ -144,13 +146,15 @@ class TextFeaturizer:
         known = dict(zip(distinct, units, strict=True))
         ids = [known[word] for words in docs for word in words]
         lengths = np.fromiter((len(words) for words in docs), dtype=np.int64, count=len(docs))
-        return self.transform_units(table.view(), np.asarray(ids, dtype=np.int64), lengths)[0]
+        documents = self.transform_units(table.view(), np.asarray(ids, dtype=np.int64), lengths)[0]
+        return documents.tocsr()
 
     def transform_units(
         self, table: TableView, ids: NDArray[np.int64], lengths: NDArray[np.int64]
-    ) -> tuple[sp.csr_matrix, UnitLayout]:
+    ) -> tuple[sp.csr_matrix | sp.csc_matrix, UnitLayout]:
         """Document matrix from the units ``ids`` of every document, in order (``lengths``
-        units per document), read from ``table``.
+        units per document), read from ``table``: CSR for small batches, CSC for large ones
+        (see ``_documents``; products with it are the same either way).
 
         Also returns the layout from which ``UnitLayout.contributions`` gives each unit's
         share of its document's score (explanation spans), only when asked for.
@@ -158,8 +162,7 @@ class TextFeaturizer:
         n_docs = len(lengths)
         unit_doc = np.repeat(np.arange(n_docs), lengths)
         unigrams, unigram_sizes = table.unigrams(ids)
-        chars32, char_sizes = table.char_columns(ids)
-        chars = chars32.astype(np.int64)
+        chars, char_sizes = table.char_columns(ids)
         word_doc = np.repeat(unit_doc, unigram_sizes)
         char_doc = np.repeat(unit_doc, char_sizes)
         word_cols, word_rows = self._word_columns(unigrams, word_doc)
@@ -193,40 +196,38 @@ class TextFeaturizer:
         word_rows: NDArray[np.int64],
         word_cols: NDArray[np.int64],
         char_rows: NDArray[np.int64],
-        char_cols: NDArray[np.int64],
+        char_cols: NDArray[np.int32],
         n_docs: int,
-    ) -> tuple[sp.csr_matrix, NDArray[np.float32], NDArray[np.float32]]:
+    ) -> tuple[sp.csr_matrix | sp.csc_matrix, NDArray[np.float32], NDArray[np.float32]]:
         """The TF-IDF matrix and each document's word and character block scales.
 
-        Both blocks are built at once straight into CSR arrays, so there is no ``hstack``:
-        for the one-comment batches a service mostly scores by one sort of the entries'
-        keys (scipy's constructors cost more than the arithmetic there), for large batches
-        by scipy's linear-time bucket passes. Sublinear tf, idf, and L2 normalisation of
-        each block, with the character block weighted by ``char_weight``.
+        Both blocks are built at once straight into compressed arrays, so there is no
+        ``hstack``: for the one-comment batches a service mostly scores by one sort of the
+        entries' keys (scipy's constructors cost more than the arithmetic there), for large
+        batches by scipy's linear-time bucket passes. Sublinear tf, idf, and L2
+        normalisation of each block, with the character block weighted by ``char_weight``.
+
+        Large batches come back in CSC form (``tocsr()`` gives the rows): a product with the
+        head weights adds each document's entries in the same (column) order either way, so
+        the scores are bit for bit those of the CSR matrix, without a transposition.
         """
-        n_word, width = self.n_word_features_, self.n_features_
+        n_word = self.n_word_features_
+        if word_rows.size + char_rows.size > SMALL_BATCH_ENTRIES:
+            return self._documents_csc(
+                np.concatenate([word_rows, char_rows], dtype=np.int32),
+                np.concatenate([word_cols, char_cols + np.int32(n_word)], dtype=np.int32),
+                n_docs,
+            )
+        width = self.n_features_
         rows = np.concatenate([word_rows, char_rows])
         cols = np.concatenate([word_cols, char_cols + n_word])
-        if rows.size > SMALL_BATCH_ENTRIES:
-            # Large batches: building CSC from the pairs sums duplicates with two bucket
-            # passes and the conversion to CSR sorts each row the same way, both linear in
-            # the entries; their fixed cost (arrays as wide as the vocabulary) is spread
-            # over many comments. Half the time of sorting the entries' keys.
-            ones = np.ones(rows.size, dtype=np.float32)
-            counted = sp.csc_matrix((ones, (rows, cols)), shape=(n_docs, width)).tocsr()
-            indptr = counted.indptr.astype(np.int64)
-            cols = counted.indices.astype(np.int64)
-            counts = counted.data
-            rows = np.repeat(np.arange(n_docs), np.diff(indptr))
-        else:
-            keys = rows * width + cols
-            unique_keys, key_counts = np.unique(keys, return_counts=True)
-            rows = unique_keys // width
-            cols = unique_keys - rows * width
-            counts = key_counts.astype(np.float32)
-            indptr = np.zeros(n_docs + 1, dtype=np.int64)
-            np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
-        data = np.log(counts, dtype=np.float32)
+        keys = rows * width + cols
+        unique_keys, key_counts = np.unique(keys, return_counts=True)
+        rows = unique_keys // width
+        cols = unique_keys - rows * width
+        indptr = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_docs), out=indptr[1:])
+        data = np.log(key_counts.astype(np.float32), dtype=np.float32)
         data += 1.0
         data *= self._idf()[cols]
         block = rows * 2 + (cols >= n_word)
@@ -239,12 +240,55 @@ class TextFeaturizer:
         matrix = sp.csr_matrix((data, cols, indptr), shape=(n_docs, width))
         return matrix, scale[0::2], scale[1::2]
 
+    def _documents_csc(
+        self, rows: NDArray[np.int32], cols: NDArray[np.int32], n_docs: int
+    ) -> tuple[sp.csc_matrix, NDArray[np.float32], NDArray[np.float32]]:
+        """``_documents`` for large batches (``rows``, ``cols``: every entry, word block
+        first; 32-bit, half the bytes to bucket): the (document, column) pairs bucketed by column
+        and their duplicates summed (scipy's COO to CSC, linear in the entries; half the
+        time of sorting the entries' keys). Within a column the rows come out sorted, and a
+        document's entries column by column, as in CSR: every sum below (norms, products)
+        adds the same numbers in the same order as the CSR form would."""
+        n_word, width = self.n_word_features_, self.n_features_
+        ones = np.ones(rows.size, dtype=np.float32)
+        counted = sp.csc_matrix((ones, (rows, cols)), shape=(n_docs, width))
+        counts, doc, indptr = counted.data, counted.indices, counted.indptr
+        data = np.log(counts, dtype=np.float32)
+        data += 1.0
+        data *= np.repeat(self._idf(), np.diff(indptr))
+        squares = data * data
+        split = int(indptr[n_word])  # word columns first: their entries are a prefix
+        word_norms = np.bincount(doc[:split], weights=squares[:split], minlength=n_docs)
+        char_norms = np.bincount(doc[split:], weights=squares[split:], minlength=n_docs)
+        word_scale, char_scale = self._block_scales(np.sqrt(word_norms), np.sqrt(char_norms))
+        data[:split] *= word_scale[doc[:split]]
+        data[split:] *= char_scale[doc[split:]]
+        counted.data = data
+        return counted, word_scale, char_scale
+
+    def _block_scales(
+        self, word_norms: NDArray[np.float64], char_norms: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+        """Per document, what each block's entries are multiplied by: its weight (1 for
+        words, ``char_weight`` for characters) over its norm; 0 for an empty block."""
+        weight = float(self.char_weight)
+        word = np.divide(1.0, word_norms, out=np.zeros_like(word_norms), where=word_norms > 0)
+        char = np.divide(weight, char_norms, out=np.zeros_like(char_norms), where=char_norms > 0)
+        return word.astype(np.float32), char.astype(np.float32)
+
     def _idf(self) -> NDArray[np.float32]:
         """IDF of every column, word block then characters (one gather instead of two)."""
         idf: NDArray[np.float32] | None = self.__dict__.get("_idf_all")
         if idf is None:
             idf = self.__dict__["_idf_all"] = np.concatenate([self.word_idf_, self.char_idf_])
         return idf
+
+    def _bigram_table(self) -> IntTable:
+        """Bigram key -> column, as a hash table (see ``IntTable``); built on first use."""
+        table: IntTable | None = self.__dict__.get("_bigrams_table")
+        if table is None:
+            table = self.__dict__["_bigrams_table"] = IntTable(self.bigram_keys_, self.bigram_cols_)
+        return table
 
     def _word_columns(
         self, unigrams: NDArray[np.int64], word_doc: NDArray[np.int64]
@@ -257,25 +301,38 @@ class TextFeaturizer:
             left, right = unigrams[:-1], unigrams[1:]
             pair_ok = (left >= 0) & (right >= 0) & (word_doc[:-1] == word_doc[1:])
             keys = left[pair_ok] * len(self.word_vocab_) + right[pair_ok]
-            where = np.searchsorted(self.bigram_keys_, keys)
-            where = np.minimum(where, self.bigram_keys_.size - 1)
-            hit = self.bigram_keys_[where] == keys
-            cols.append(self.bigram_cols_[where[hit]])
+            if keys.size > HASHED_BIGRAM_LOOKUPS:
+                found = self._bigram_table().get(keys)
+                hit = found >= 0
+                cols.append(found[hit])
+            else:  # a request's few pairs: a binary search each costs less than the probing
+                where = np.searchsorted(self.bigram_keys_, keys)
+                where = np.minimum(where, self.bigram_keys_.size - 1)
+                hit = self.bigram_keys_[where] == keys
+                cols.append(self.bigram_cols_[where[hit]])
             rows.append(word_doc[:-1][pair_ok][hit])
         return np.concatenate(cols), np.concatenate(rows)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_idf_all", None)  # derived; rebuilt on first use
+        state.pop("_bigrams_table", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # Bundles written before units moved to ``UnitTable`` carry a word cache: drop it.
         state.pop("_cache", None)
         state.pop("cache_size", None)
+        # A tuple: the garbage collector stops tracking it (all strings), where a list of
+        # 100,000 bigram names would be walked by every full collection while it is loaded.
+        if isinstance(state.get("bigrams_"), list):
+            state["bigrams_"] = tuple(state["bigrams_"])
         self.__dict__.update(state)
 
 
+#: Word pairs in a batch above which bigram columns are looked up in the hash table
+#: (``IntTable``); below, binary searches (fewer NumPy calls) are quicker.
+HASHED_BIGRAM_LOOKUPS: Final = 1_000
 #: Feature entries up to which a batch is assembled with NumPy alone; above it scipy's
 #: constructors (linear-time, fixed overhead) are faster. About 20 average comments.
 SMALL_BATCH_ENTRIES: Final = 30_000
@@ -290,7 +347,7 @@ class UnitLayout:
     ids: NDArray[np.int64]
     unit_doc: NDArray[np.int64]
     unigrams: NDArray[np.int64]
-    chars: NDArray[np.int64]
+    chars: NDArray[np.int32]
     unigram_sizes: NDArray[np.int64]
     char_sizes: NDArray[np.int64]
     word_scale: NDArray[np.float32]

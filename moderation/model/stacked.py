@@ -88,7 +88,7 @@ class StackedHeads:
 
     def read(
         self,
-        documents: sp.csr_matrix,
+        documents: sp.csr_matrix | sp.csc_matrix,
         texts: Sequence[str],
         articles: Sequence[Article | None],
         norms: NDArray[np.float64] | None = None,
@@ -133,7 +133,7 @@ class StackedHeads:
 
     def _context(
         self,
-        documents: sp.csr_matrix,
+        documents: sp.csr_matrix | sp.csc_matrix,
         texts: Sequence[str],
         articles: Sequence[Article | None],
         norms: NDArray[np.float64] | None = None,
@@ -158,6 +158,7 @@ class StackedHeads:
                 targets.append(target)
                 bodies.append(body)
             index[position] = slot
+        documents = documents.tocsr()  # the cosines and cues read rows (large batches: CSC)
         negated, questioned = cue_flags(documents, self.negations, texts)
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
         return context_features(

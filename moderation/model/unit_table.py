@@ -69,7 +69,7 @@ def _gather(
     return flat[shift], sizes
 
 
-class _Growing:
+class Growing:
     """A 1-D or 2-D array with spare capacity, doubled when full (amortised O(1) append)."""
 
     __slots__ = ("data", "size")
@@ -105,18 +105,18 @@ class UnitTable:
         self.featurizer = featurizer
         self.weights = weights
         self._lock = threading.Lock()
-        self._word_ptr = _Growing(np.int64)
+        self._word_ptr = Growing(np.int64)
         self._word_ptr.extend(np.zeros(1, dtype=np.int64))
-        self._words = _Growing(np.int64, capacity=4096)
-        self._char_ptr = _Growing(np.int64)
+        self._words = Growing(np.int64, capacity=4096)
+        self._char_ptr = Growing(np.int64)
         self._char_ptr.extend(np.zeros(1, dtype=np.int64))
-        self._chars = _Growing(np.int32, capacity=32_768)
-        self._lead = _Growing(np.int32)
-        self._trail = _Growing(np.int32)
-        self._kind = _Growing(np.int8)
+        self._chars = Growing(np.int32, capacity=32_768)
+        self._lead = Growing(np.int32)
+        self._trail = Growing(np.int32)
+        self._kind = Growing(np.int8)
         k = 0 if weights is None else weights.shape[1]
-        self._word_parts = _Growing(np.float32, width=k)
-        self._char_parts = _Growing(np.float32, width=k)
+        self._word_parts = Growing(np.float32, width=k)
+        self._char_parts = Growing(np.float32, width=k)
         self._count = 0
         #: word -> a unit of that word alone, whose feature ids other tokens can copy
         self._word_units: dict[str, int] = {}

@@ -1,10 +1,11 @@
 """Comments to feature units, one raw whitespace-separated token at a time, cached.
 
-The hot path of scoring. ``str.split`` (in C) cuts a comment into raw tokens; each raw
-token is looked up in a dictionary that gives its unit id in a ``UnitTable`` (its
-normalised feature ids, and the edge punctuation to leave out of its span). Unit *i* of a
-comment is then its raw token *i*, so the offsets of every unit of a batch come from one
-vectorised scan of the texts (``EncodedBatch.bounds``). A comment whose lone letters must
+The hot path of scoring. One vectorised scan of a batch's code points cuts its comments
+into raw tokens where ``str.split`` would; each raw token's unit id in a ``UnitTable`` (its
+normalised feature ids, and the edge punctuation to leave out of its span) comes from a
+dictionary, or for large batches from a ``TokenIndex`` over the code points, which makes no
+string per token. Unit *i* of a comment is then its raw token *i*, so the offsets of every
+unit of a batch come from the same scan (``EncodedBatch.bounds``). A comment whose lone letters must
 be joined across tokens ("k u r w a") takes the normaliser's offset-keeping path instead,
 one unit per word.
 """
@@ -20,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from moderation.model.features import TextFeaturizer
+from moderation.model.token_index import TokenIndex
 from moderation.model.unit_table import EMPTY, SINGLE, TableView, UnitTable
 from moderation.text.normalize import Normalizer
 
@@ -27,6 +29,9 @@ _RAW: Final = re.compile(r"\S+")
 #: Code points up to the last one ``str.isspace`` accepts (U+3000), flagged when they are
 #: whitespace: ``str.split()`` cuts exactly there.
 _SPACE: Final = np.asarray([chr(c).isspace() for c in range(0x3001)], dtype=bool)
+#: Raw tokens in a batch from which they are looked up in the token index (about seven
+#: average comments); below, one dictionary lookup each is cheaper.
+INDEX_MIN_TOKENS: Final = 256
 #: Cyrillic or Greek letters: only a comment with some may need look-alikes mapped.
 _GLYPHS: Final = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 
@@ -115,6 +120,7 @@ class _Generation:
 
     table: UnitTable
     raw: tuple[dict[str, int], dict[str, int]] = field(default_factory=lambda: ({}, {}))
+    index: TokenIndex = field(default_factory=TokenIndex)  # the plain raw tokens of ``raw``
     words: dict[str, int] = field(default_factory=dict)
 
 
@@ -141,8 +147,9 @@ class UnitCache:
     def encode_batch(self, batch: Sequence[Sequence[tuple[str, int]]]) -> EncodedBatch:
         """Units of each comment (its parts: the whole text, or a head and a tail window).
 
-        The plain comments of the batch are joined and cut by one ``str.split`` and one
-        NumPy scan, and their raw tokens looked up with one ``map``: no Python per comment.
+        The plain comments of the batch are joined and cut by one NumPy scan, and their raw
+        tokens looked up in the token index (``TokenIndex``): no Python per comment, nor
+        per known token.
         """
         generation = self._generation
         if len(generation.table) >= self.size:
@@ -152,17 +159,9 @@ class UnitCache:
         glyphs = _GLYPHS.search("\n".join(plain_texts)) is not None
         if glyphs:  # a few comments may need look-alike letters mapped: they go one by one
             plain_texts = [t if not Normalizer.maps_glyphs(t) else "" for t in plain_texts]
-        joined, begins, ends, counts = _scan(plain_texts)
-        raws = joined.split()
-        if len(raws) != begins.size:  # cannot happen while _SPACE matches str.isspace
-            raise AssertionError("the whitespace scan and str.split disagree")
-        cache = generation.raw[False]
-        found = list(map(cache.get, raws))
-        if None in found:  # C-level scan; new tokens are added together, once each
-            missing = list(dict.fromkeys(r for r, u in zip(raws, found, strict=True) if u is None))
-            self._add_many(generation, missing, False)
-            found = list(map(cache.get, raws))
-        ids = np.asarray(found, dtype=np.int64)
+        scan = _scan(plain_texts)
+        ids = self._plain_units(generation, scan)
+        counts = scan.counts
         lengths = counts.copy()
         singles: dict[int, _Single] = {}
         for doc, parts in enumerate(batch):
@@ -178,7 +177,54 @@ class UnitCache:
             ids = _splice(ids, lengths, singles)
             view = generation.table.view()  # the per-word path may have added units
             _, has_words = _batch_checks(view.kind[ids], lengths)
-        return EncodedBatch(ids, lengths, has_words, view, begins, ends, counts, singles)
+        return EncodedBatch(
+            ids,
+            lengths,
+            has_words,
+            view,
+            scan.begins - scan.shift,
+            scan.ends - scan.shift,
+            counts,
+            singles,
+        )
+
+    def _plain_units(self, generation: _Generation, scan: _Scan) -> NDArray[np.int64]:
+        """Unit ids of the raw tokens of the plain comments, in order: from the token index
+        (no string made), and for the tokens it does not hold, from the dictionary, which
+        also stores the new ones (together, once each, in order of first appearance).
+        A request's few comments go to the dictionary alone: the index's NumPy calls cost
+        more than a few hundred dictionary lookups."""
+        if scan.begins.size < INDEX_MIN_TOKENS:
+            raws = scan.joined.split()
+            if len(raws) != scan.begins.size:  # cannot happen while _SPACE matches isspace
+                raise AssertionError("the whitespace scan and str.split disagree")
+            return self._dict_units(generation, raws)
+        index = generation.index
+        ids, hashes = index.lookup(scan.codes, scan.begins, scan.ends)
+        missing = np.flatnonzero(ids < 0)
+        if not missing.size:
+            return ids
+        joined = scan.joined
+        spans = zip(scan.begins[missing].tolist(), scan.ends[missing].tolist(), strict=True)
+        raws = [joined[begin:end] for begin, end in spans]
+        ids[missing] = self._dict_units(generation, raws)
+        first: dict[str, int] = {}
+        for position, raw in enumerate(raws):
+            first.setdefault(raw, position)
+        pick = missing[list(first.values())]
+        index.add(scan.codes, scan.begins[pick], scan.ends[pick], hashes[pick], ids[pick])
+        return ids
+
+    def _dict_units(self, generation: _Generation, raws: list[str]) -> NDArray[np.int64]:
+        """Unit ids of plain raw tokens from the dictionary; the new ones are stored
+        together, once each, in order of first appearance."""
+        cache = generation.raw[False]
+        found = list(map(cache.get, raws))
+        if None in found:  # C-level scan; new tokens are added together, once each
+            new = list(dict.fromkeys(r for r, u in zip(raws, found, strict=True) if u is None))
+            self._add_many(generation, new, False)
+            found = list(map(cache.get, raws))
+        return np.asarray(found, dtype=np.int64)
 
     def _raw_units(self, generation: _Generation, parts: Sequence[tuple[str, int]]) -> list[int]:
         """Unit ids of the raw tokens of every part of one comment, in order."""
@@ -246,11 +292,22 @@ def _batch_checks(
     return spaced, has_words
 
 
-def _scan(
-    texts: Sequence[str],
-) -> tuple[str, NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The texts joined by a newline, and where ``str.split()`` cuts them: begin and end of
-    every raw token (offsets into its own text), and how many raw tokens each text has."""
+@dataclass(frozen=True, slots=True)
+class _Scan:
+    """The texts of a batch joined by a newline, their code points, and where ``str.split()``
+    cuts them: begin and end of every raw token in ``joined``, the offset of its text there,
+    and how many raw tokens each text has."""
+
+    joined: str
+    codes: NDArray[np.uint32]
+    begins: NDArray[np.int64]
+    ends: NDArray[np.int64]
+    shift: NDArray[np.int64]
+    counts: NDArray[np.int64]
+
+
+def _scan(texts: Sequence[str]) -> _Scan:
+    """Raw tokens of ``texts``, found with one vectorised pass (see ``_Scan``)."""
     joined = "\n".join(texts)  # a separator that is whitespace: no token crosses texts
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
     space = _SPACE[np.minimum(codes, len(_SPACE) - 1)] & (codes < len(_SPACE))
@@ -260,9 +317,8 @@ def _scan(
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     text_starts = np.cumsum(lengths + 1) - (lengths + 1)
     owner = np.searchsorted(text_starts, begins, side="right") - 1
-    shift = text_starts[owner]
     counts = np.bincount(owner, minlength=len(texts))
-    return joined, begins - shift, ends - shift, counts
+    return _Scan(joined, codes, begins, ends, text_starts[owner], counts)
 
 
 def raw_token_bounds(
@@ -271,5 +327,5 @@ def raw_token_bounds(
     """Where ``str.split()`` cuts each text, for a whole batch in one vectorised pass: begin
     and end of every raw token (offsets into its own text, texts one after another), and
     how many raw tokens each text has."""
-    _, begins, ends, counts = _scan(texts)
-    return begins, ends, counts
+    scan = _scan(texts)
+    return scan.begins - scan.shift, scan.ends - scan.shift, scan.counts

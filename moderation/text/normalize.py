@@ -96,10 +96,14 @@ class Normalizer:
         )
         self.cache_size = cache_size
         # Candidates for a masked word by (length, first letter), most likely first.
-        self._by_shape: dict[tuple[int, str], list[str]] = {}
+        by_shape: dict[tuple[int, str], list[str]] = {}
         for word in self.unmask_words:
-            self._by_shape.setdefault((len(word), word[:1]), []).append(word)
-        self._unmask_set = frozenset(self.unmask_words)
+            by_shape.setdefault((len(word), word[:1]), []).append(word)
+        # Tuples, and a dict for the set: the garbage collector stops tracking those once
+        # their contents are all strings, where a set or a list (57,000 words here) is
+        # walked by every full collection for as long as the scorer lives.
+        self._by_shape = {shape: tuple(words) for shape, words in by_shape.items()}
+        self._unmask_set = dict.fromkeys(self.unmask_words)
         # Word-break costs for letters spaced out across tokens ("s p i e r d a l a j s t a d"):
         # a word's cost grows with the log of its rank, so common words win.
         self._break_cost = {
@@ -416,25 +420,35 @@ _INVISIBLE_TABLE: Final = dict.fromkeys(
 _INVISIBLE: Final = re.compile("[" + "".join(re.escape(chr(c)) for c in _INVISIBLE_TABLE) + "]")
 
 
-class _NoScikitLearn(importlib.abc.MetaPathFinder):
-    """Refuses to import scikit-learn (only while nltk's package is first imported)."""
+#: What nltk's package import pulls in without needing it for the tokenizer: scikit-learn
+#: (a wrapper module) and scipy.stats (a few metrics; it imports most of SciPy with it).
+#: nltk imports both inside ``try``/``except ImportError`` and goes on without them.
+_NOT_FOR_THE_TOKENIZER: Final = ("sklearn", "scipy.stats")
+
+
+class _Unneeded(importlib.abc.MetaPathFinder):
+    """Refuses the ``_NOT_FOR_THE_TOKENIZER`` modules (only while nltk's package is first
+    imported)."""
 
     def find_spec(self, name: str, path: object = None, target: object = None) -> None:
-        if name == "sklearn" or name.startswith("sklearn."):
+        if any(name == top or name.startswith(top + ".") for top in _NOT_FOR_THE_TOKENIZER):
             raise ImportError(f"{name} is not needed by the tokenizer")
 
 
 def _tweet_tokenizer() -> TweetTokenizer:
-    """nltk's TweetTokenizer, imported without the scikit-learn wrapper nltk's package loads.
+    """nltk's TweetTokenizer, imported without the modules nltk's package loads for other uses.
 
     ``import nltk`` imports every nltk module, among them ``nltk.classify.scikitlearn``,
     which imports scikit-learn when it is installed (it is: training needs it) and skips it
     when not. That alone is about 70 MB of resident memory in every scoring process, which
-    never uses it; so the first import of nltk sees scikit-learn as absent. A process that
-    has already imported scikit-learn (training) is not affected.
+    never uses it; so the first import of nltk sees scikit-learn as absent. The same for
+    scipy.stats, which nltk's association and agreement metrics import and which brings
+    scipy.optimize, integrate, interpolate, spatial and ndimage along: some 300 modules
+    whose objects every full garbage collection walked while scoring. A process that has
+    already imported either (training) is not affected.
     """
-    if "nltk" not in sys.modules and "sklearn" not in sys.modules:
-        blocker = _NoScikitLearn()
+    if "nltk" not in sys.modules and not any(m in sys.modules for m in _NOT_FOR_THE_TOKENIZER):
+        blocker = _Unneeded()
         sys.meta_path.insert(0, blocker)
         try:
             import nltk.tokenize.casual  # noqa: F401
