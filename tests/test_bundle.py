@@ -77,3 +77,32 @@ def test_importing_the_package_loads_no_model() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False False"
+
+
+def test_unknown_format_is_refused_and_format_2_still_loads(
+    tiny_bundle_dir: Path, tmp_path: Path
+) -> None:
+    import joblib
+
+    from moderation.model.bundle import FORMAT_VERSION, READABLE_FORMATS
+
+    assert 2 in READABLE_FORMATS and FORMAT_VERSION == 3  # 3: mixtures (heads.Mixture)
+    directory = _copy(tiny_bundle_dir, tmp_path)
+    manifest = json.loads((directory / MANIFEST_FILE).read_text())
+    manifest["format_version"] = 1
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest))
+    with pytest.raises(BundleError, match=r"format 1 is not a supported format.*retrain"):
+        load_bundle(directory)
+    # A format 2 bundle (before mixtures): its head stacks have no ``mixture`` attribute.
+    payload = joblib.load(directory / BUNDLE_FILE)
+    payload["format_version"] = 2
+    for model in payload["models"].values():
+        model.heads.__dict__.pop("mixture", None)
+    joblib.dump(payload, directory / BUNDLE_FILE)
+    import hashlib
+
+    manifest["format_version"] = 2
+    manifest["sha256"] = hashlib.sha256((directory / BUNDLE_FILE).read_bytes()).hexdigest()
+    (directory / MANIFEST_FILE).write_text(json.dumps(manifest))
+    loaded = load_bundle(directory)
+    assert all(model.heads.mixture is None for model in loaded.models.values())

@@ -63,3 +63,51 @@ def test_training_uses_the_languages_own_smoothing(polish_slice: list[LabelledTe
     default = _toxicity_weights(polish_slice, {"pl": 1.0})
     assert np.allclose(_toxicity_weights(polish_slice, {"en": 0.25}), default)  # not Polish
     assert not np.allclose(_toxicity_weights(polish_slice, {"pl": 0.25}), default)
+
+
+def test_toxicity_mixture_splits_the_harmful_class_by_reason(
+    polish_slice: list[LabelledText],
+) -> None:
+    """A corpus whose positives carry reasons gets one component head per reason; the bundle's
+    two ways to score (``HeadStack.decision``, ``StackedHeads.read``) apply the same mixture."""
+    import dataclasses
+
+    from moderation.model.stacked import StackedHeads
+    from moderation.text.normalize import Normalizer
+
+    records = []
+    for i, record in enumerate(polish_slice):
+        positive = record.labels["toxicity"] == 1
+        reason = ("a", "b")[i % 2] if positive else "none"
+        # Half of the comments play a corpus with reasons (two); the other half has none,
+        # like the own corpus: its harmful texts train the head only.
+        home = i % 4 < 2
+        records.append(
+            dataclasses.replace(
+                record,
+                source="home" if home else record.source,
+                extra={"reason": reason} if home else {},
+            )
+        )
+    config = TrainingConfig(toxicity_sources=None, toxicity_mixture=True, mixture_folds=2)
+    unmask = read_word_list(PROFANITY_FILE)
+    run = train_language("pl", records, unmask, config, progress=lambda message: None)
+    heads = run.model.heads
+    mixture = heads.mixture
+    assert mixture is not None
+    assert mixture.column == 0 and mixture.labels == ("a", "b")
+    assert mixture.weights.shape == (run.model.featurizer.n_features_, 2)
+    assert mixture.component_scale > 0  # the components add evidence of harm
+    normalizer = Normalizer(unmask)
+    texts = [r.text for r in records[:40]]
+    documents = run.model.featurizer.transform([normalizer.words(t) for t in texts])
+    plain = np.asarray(documents @ heads.weights[:, 0]) + heads.intercepts[0]
+    expected = heads.probabilities(documents)
+    assert not np.allclose(heads.decision(documents)[:, 0], plain)
+    readout = StackedHeads(run.model, normalizer).read(documents, texts, [None] * len(texts))
+    assert np.allclose(readout.toxicity, expected, atol=1e-5)
+    # Without reasons (the own corpus alone, English) there is no mixture; off by default.
+    plain = TrainingConfig(toxicity_sources=None, toxicity_mixture=True)
+    plain_run = train_language("pl", polish_slice, unmask, plain, lambda message: None)
+    assert plain_run.model.heads.mixture is None
+    assert not TrainingConfig().toxicity_mixture

@@ -21,8 +21,11 @@ from moderation.model.features import TextFeaturizer
 from moderation.model.heads import HeadStack
 from moderation.model.stance import ClassHead
 
-#: 2: languages may carry stance and sentiment heads.
-FORMAT_VERSION: Final = 2
+#: 2: languages may carry stance and sentiment heads. 3: a head stack may carry a mixture
+#: (``heads.Mixture``), which code for format 2 would ignore, scoring toxicity wrongly.
+FORMAT_VERSION: Final = 3
+#: Formats this code loads: a format 2 bundle has no mixture and scores as it always did.
+READABLE_FORMATS: Final = frozenset({2, FORMAT_VERSION})
 BUNDLE_FILE: Final = "bundle.joblib"
 MANIFEST_FILE: Final = "manifest.json"
 
@@ -123,10 +126,10 @@ def load_bundle(directory: Path) -> Bundle:
         raise BundleError(
             f"bundle file {BUNDLE_FILE} missing from {directory} (or a link leaving it)"
         )
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in READABLE_FORMATS:
         raise BundleError(
-            f"bundle format {manifest.get('format_version')} is not the supported format "
-            f"{FORMAT_VERSION}: retrain with `python train.py`"
+            f"bundle format {manifest.get('format_version')} is not a supported format "
+            f"({', '.join(map(str, sorted(READABLE_FORMATS)))}): retrain with `python train.py`"
         )
     if manifest.get("sklearn_version") != sklearn_version:
         raise BundleError(
@@ -143,6 +146,8 @@ def load_bundle(directory: Path) -> Bundle:
             f"found {found}); refusing to load an altered file: retrain or restore it"
         )
     payload = joblib.load(path)
-    if not isinstance(payload, dict) or payload.get("format_version") != FORMAT_VERSION:
+    if not isinstance(payload, dict) or payload.get("format_version") != manifest.get(
+        "format_version"
+    ):
         raise BundleError(f"bundle {path} has an unexpected layout: retrain with `python train.py`")
     return Bundle(models=payload["models"], metadata=payload["metadata"])

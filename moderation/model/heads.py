@@ -67,18 +67,57 @@ def fit_calibrator(
 
 
 @dataclass
+class Mixture:
+    """Component heads that refine one attribute's decision: its harmful class is a mixture.
+
+    BAN-PL's moderators banned posts for (pseudonymised) reasons; one NB-LR per reason against
+    the harmful class's negatives sees what a single linear head averages away. The refined
+    decision is ``main_scale * main + component_scale * max(components) + offset``, the two
+    scales and the offset fitted by logistic regression on out-of-fold decisions. Scoring
+    costs a few more columns in the one sparse-dense product and a maximum.
+    """
+
+    column: int  # the attribute column it refines
+    labels: tuple[str, ...]  # what each component stands for (the reasons)
+    weights: NDArray[np.float32]  # n_features x n_components
+    intercepts: NDArray[np.float32]
+    main_scale: float
+    component_scale: float
+    offset: float
+
+    def combine(
+        self, main: NDArray[np.float64], components: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """The refined decision from the attribute's own decision and the components' raw
+        products (before their intercepts), one row per comment."""
+        best = (components + self.intercepts).max(axis=1)
+        return np.asarray(
+            self.main_scale * main + self.component_scale * best + self.offset, dtype=np.float64
+        )
+
+
+@dataclass
 class HeadStack:
-    """Weights (n_features x n_heads), intercepts and calibrators of one language's heads."""
+    """Weights (n_features x n_heads), intercepts and calibrators of one language's heads.
+
+    ``mixture`` (optional) refines one head's decision before calibration; explanation spans
+    keep reading the head's own weights.
+    """
 
     attributes: tuple[str, ...]
     weights: NDArray[np.float32]
     intercepts: NDArray[np.float32]
     calibrators: tuple[Calibrator, ...]
+    mixture: Mixture | None = None
 
     def decision(self, features: sp.csr_matrix) -> NDArray[np.float64]:
-        """Raw decision values, one column per head."""
-        raw = features @ self.weights
-        return np.asarray(raw, dtype=np.float64) + self.intercepts
+        """Raw decision values, one column per head (a mixture's head refined)."""
+        raw = np.asarray(features @ self.weights, dtype=np.float64) + self.intercepts
+        if self.mixture is not None:
+            components = np.asarray(features @ self.mixture.weights, dtype=np.float64)
+            column = self.mixture.column
+            raw[:, column] = self.mixture.combine(raw[:, column], components)
+        return raw
 
     def probabilities(self, features: sp.csr_matrix) -> NDArray[np.float64]:
         """Calibrated probabilities, one column per head."""

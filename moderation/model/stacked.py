@@ -8,7 +8,7 @@ outputs, and one pass over the units for all their explanation spans.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 import numpy as np
@@ -68,6 +68,10 @@ class StackedHeads:
             blocks.append(head.weights)
             spans.append(head.span_weights)
             names.extend(f"{name}:{label}" for label in head.labels)
+        mixture = heads.mixture
+        if mixture is not None:
+            # Read in the same product; not a span column (spans explain the head itself).
+            blocks.append(mixture.weights)
         self.weights = np.ascontiguousarray(np.hstack(blocks), dtype=np.float32)
         self.span_weights = np.ascontiguousarray(np.hstack(spans), dtype=np.float32)
         self.span_names: tuple[str, ...] = tuple(names)
@@ -79,6 +83,8 @@ class StackedHeads:
             width = len(head.labels)
             head.weights = self.weights[:, column : column + width]
             column += width
+        if mixture is not None:
+            heads.mixture = replace(mixture, weights=self.weights[:, column:])
         self.negations = negation_columns(model.featurizer)
         self._articles: dict[tuple[str, str, str], tuple[Rows, Rows]] = {}
 
@@ -98,7 +104,12 @@ class StackedHeads:
         raw = np.asarray(documents @ self.weights, dtype=np.float64)
         heads = self.model.heads
         n_attributes = len(heads.attributes)
-        toxicity = heads.calibrated(raw[:, :n_attributes] + heads.intercepts)
+        decision = raw[:, :n_attributes] + heads.intercepts
+        if heads.mixture is not None:
+            mixed = heads.mixture.column
+            width = heads.mixture.weights.shape[1]
+            decision[:, mixed] = heads.mixture.combine(decision[:, mixed], raw[:, -width:])
+        toxicity = heads.calibrated(decision)
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
         readout = Readout(toxicity, None, None, has_context)
         column = n_attributes
