@@ -223,9 +223,9 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _positive_int,
         "1",
         "Server processes serve.py runs on one port (--workers); each loads the model and "
-        "behaves like a replica of its own (caches, POST /v1/admin/reload; /metrics adds up "
-        "every worker's counts). SIGHUP "
-        "to serve.py then replaces the workers one by one with the bundle in model_dir.",
+        "behaves like a replica of its own (caches; /metrics adds up every worker's counts). "
+        "SIGHUP to serve.py, or POST /v1/admin/reload, then replaces the workers one by one "
+        "with the bundle in model_dir.",
     ),
     Setting(
         "request_threads",

@@ -56,6 +56,7 @@ def test_admin_reload_swaps_the_model_and_versions_follow(
         assert answer.json() == {
             "model_version": "reloaded-test-version",
             "previous_version": old_version,
+            "replacing_workers": 0,  # one process: switched already
         }
         # The request that started before the swap finishes on the old model.
         assert in_flight.score([FINE])[0].to_dict()["model_version"] == old_version

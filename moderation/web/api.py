@@ -51,6 +51,7 @@ from moderation.web.models import (
     SubmitResponse,
     TokenOut,
 )
+from moderation.web.reload import replace_sibling_workers
 from moderation.web.service import Service
 
 _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
@@ -478,12 +479,14 @@ def put_site_policy(body: PolicyOverride, request: Request, principal: Admin) ->
 
 @router.post("/admin/reload", response_model=ReloadOut, responses=_ERRORS, tags=["admin"])
 async def reload(request: Request, _: Admin) -> Response:
-    """Load the bundle now in ``model_dir`` and switch to it (same as SIGHUP).
+    """Load the bundle now in ``model_dir`` and switch to it (same as SIGHUP to serve.py).
 
     The new bundle is verified and test-scored first; requests already running finish on
     the old one. On failure the old model keeps serving and the answer is 503. The load
     (seconds) runs on a thread of its own, not on the few ``request_threads`` that serve
-    every other request meanwhile.
+    every other request meanwhile. With several worker processes, the one answering
+    verifies the bundle, then has serve.py's supervisor replace every worker (each new one
+    loads the bundle before the old one stops): ``replacing_workers`` says how many.
     """
     service = service_of(request)
     previous = service.models.current
@@ -498,6 +501,7 @@ async def reload(request: Request, _: Admin) -> Response:
         {
             "model_version": loaded.version,
             "previous_version": previous.version if previous else None,
+            "replacing_workers": replace_sibling_workers(),
         }
     )
 

@@ -284,3 +284,9 @@ class PrincipalOut(BaseModel):
 class ReloadOut(BaseModel):
     model_version: str
     previous_version: str | None
+    replacing_workers: int = Field(
+        0,
+        description="With several worker processes (serve.py --workers N): N, the workers "
+        "being replaced one by one by ones that load this bundle (poll /readyz or a result's "
+        "model_version); 0 when this process was the only one and has switched already.",
+    )

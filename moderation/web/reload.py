@@ -16,6 +16,7 @@ import contextlib
 import inspect
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable, Mapping
@@ -137,6 +138,32 @@ class ModelHolder:
         thread = threading.Thread(target=run, name="model-reload", daemon=True)
         thread.start()
         return thread
+
+
+#: Set by serve.py for its workers when it runs several (not a setting): the supervisor's PID.
+SUPERVISOR_PID_ENV = "_MODERATION_SUPERVISOR_PID"
+#: The number of workers serve.py started (set with ``SUPERVISOR_PID_ENV``).
+WORKER_COUNT_ENV = "_MODERATION_WORKER_COUNT"
+
+
+def replace_sibling_workers() -> int:
+    """Ask serve.py's supervisor to replace every worker; the number of workers, or 0.
+
+    With ``--workers`` above 1 each worker is a process with a model of its own, so an
+    admin's reload, answered by one of them, must reach the others too. The supervisor
+    already knows how to do that safely on SIGHUP (uvicorn's rolling replacement: each new
+    worker loads the bundle and must answer its health check before the old one is told
+    to finish its requests and stop; a worker whose bundle fails keeps the old one
+    serving). 0 when this process is the only one (no supervisor recorded, or it is gone).
+    """
+    raw = os.environ.get(SUPERVISOR_PID_ENV, "")
+    if not raw.isdigit() or int(raw) != os.getppid():
+        return 0
+    try:
+        os.kill(int(raw), signal.SIGHUP)
+    except OSError:
+        return 0
+    return int(os.environ.get(WORKER_COUNT_ENV, "0") or 0)
 
 
 def install_sighup(holder: ModelHolder) -> bool:

@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Settings resolved again there: one place reads the table.
         uvicorn.run(create_app(overrides, tune_gc=True), workers=1, **options)
         return 0
-    _hand_over(overrides, args.log_level)
+    _hand_over(overrides, args.log_level, workers)
     _migrate_once(values)
     with _shared_metrics_directory():
         if int(values["port"]) == 0 or not hasattr(socket, "SO_REUSEPORT"):
@@ -227,11 +227,16 @@ def _configure_logging(level: str) -> None:
     )
 
 
-def _hand_over(overrides: Mapping[str, Any], log_level: str) -> None:
-    """Flags become the workers' ``MODERATION_*`` variables (workers are fresh processes)."""
+def _hand_over(overrides: Mapping[str, Any], log_level: str, workers: int) -> None:
+    """Flags become the workers' ``MODERATION_*`` variables (workers are fresh processes),
+    and the workers learn who supervises them (an admin's reload asks it to replace all)."""
+    from moderation.web.reload import SUPERVISOR_PID_ENV, WORKER_COUNT_ENV
+
     for name, value in overrides.items():
         os.environ[config.setting(name).env] = str(value)
     os.environ[LOG_LEVEL_ENV] = log_level
+    os.environ[SUPERVISOR_PID_ENV] = str(os.getpid())
+    os.environ[WORKER_COUNT_ENV] = str(workers)
 
 
 def _migrate_once(values: Mapping[str, Any]) -> None:
