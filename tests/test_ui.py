@@ -62,6 +62,7 @@ class Site:
     password: str
     admin_token: str
     key: str
+    admin_password: str
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +107,7 @@ def site(tiny_bundle_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             )
             assert submitted.status_code == 201, submitted.text
             assert {r["status"] for r in submitted.json()["results"]} == {"held"}
-        yield Site(server, "ola", password, admin, key)
+        yield Site(server, "ola", password, admin, key, admin_password)
 
 
 @pytest.fixture(scope="module")
@@ -141,14 +142,15 @@ def page(browser: Any, site: Site) -> Iterator[Any]:
     assert not problems, problems
 
 
-def log_in(page: Any, site: Site) -> None:
+def log_in(page: Any, site: Site, username: str = "", password: str = "") -> None:
+    username, password = username or site.moderator, password or site.password
     page.goto("/ui")
     page.wait_for_url(re.compile(r"/ui/login$"))
-    page.fill("#username", site.moderator)
-    page.fill("#password", site.password)
+    page.fill("#username", username)
+    page.fill("#password", password)
     page.click("#login-submit")
     page.wait_for_url(re.compile(r"/ui/?$"))
-    page.wait_for_selector("#whoami:has-text('ola')")
+    page.wait_for_selector(f"#whoami:has-text('{username}')")
 
 
 def claim(page: Any, count: int) -> None:
@@ -273,6 +275,93 @@ def test_hostile_comment_is_shown_as_text_and_runs_nothing(page: Any, site: Site
     # Give the lease back so the other test can claim it again.
     page.keyboard.press("u")
     hostile.wait_for(state="detached")
+
+
+def test_admin_looks_up_a_rejected_comment_and_reopens_it(
+    page: Any, browser: Any, site: Site
+) -> None:
+    """A reader complains about a rejection: an admin finds the comment by id on the page,
+    sends it back to the queue hidden, with a note; a moderator sees it but cannot reopen."""
+    comment_id, article = "ui-complaint", "ui-reopen-article"
+    moderator = live_server.bearer(live_server.login(site.server.url, "ola", site.password))
+    with httpx.Client(base_url=site.server.url, timeout=30) as client:
+        created = client.put(
+            f"/v1/articles/{article}",
+            json={"title": "Wybory"},
+            headers=live_server.bearer(site.key),
+        )
+        assert created.status_code == 200, created.text
+        policy = client.put(
+            f"/v1/articles/{article}/policy",
+            json={"premoderate": True},
+            headers=live_server.bearer(site.admin_token),
+        )
+        assert policy.status_code == 200, policy.text
+        submitted = client.post(
+            "/v1/comments",
+            json={"comments": [live_server.comment(comment_id, XSS, article=article)]},
+            headers=live_server.bearer(site.key),
+        )
+        assert submitted.status_code == 201, submitted.text
+        claimed = client.post(
+            "/v1/queue/claim", json={"article_id": article}, headers=moderator
+        ).json()["items"]
+        assert [item["id"] for item in claimed] == [comment_id]
+        decided = client.post(
+            f"/v1/queue/{comment_id}/decision",
+            json={"action": "reject", "reason": "insult"},
+            headers=moderator,
+        )
+        assert decided.status_code == 200, decided.text
+
+    # A moderator finds it, shown as text, and is offered no reopening.
+    log_in(page, site)
+    page.fill("#lookup input[name=comment_id]", comment_id)
+    page.click("#lookup button")
+    found = page.locator(f".looked-up[data-id='{comment_id}']")
+    found.wait_for()
+    assert found.locator(".comment-text").text_content() == XSS
+    assert found.locator("script, img").count() == 0
+    assert "rejected" in (found.locator(".status").text_content() or "")
+    assert found.locator("button.reopen").count() == 0
+    page.fill("#lookup input[name=comment_id]", "no-such-comment")
+    page.click("#lookup button")
+    page.wait_for_selector("#lookup-result .error-text:has-text('no-such-comment')")
+
+    # The admin, in a browser context of their own, reopens it to "held" with a note.
+    context = browser.new_context(base_url=site.server.url)
+    admin_page = context.new_page()
+    errors: list[str] = []
+    admin_page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        log_in(admin_page, site, "szef", site.admin_password)
+        admin_page.fill("#lookup input[name=comment_id]", comment_id)
+        admin_page.click("#lookup button")
+        box = admin_page.locator(f".looked-up[data-id='{comment_id}']")
+        box.locator("button.reopen").wait_for()
+        box.locator("select.reopen-status").select_option("held")
+        box.locator("input.reopen-note").fill("skarga czytelnika")
+        box.locator("button.reopen").click()
+        admin_page.wait_for_selector(f".looked-up[data-id='{comment_id}'] .status:has-text('held')")
+        assert box.locator("button.reopen").count() == 0  # queued again: nothing to reopen
+        assert "reopen" in (box.locator("ol").text_content() or "")
+    finally:
+        context.close()
+    assert not errors, errors
+
+    stored = httpx.get(
+        f"{site.server.url}/v1/comments/{comment_id}", headers=live_server.bearer(site.key)
+    ).json()
+    assert stored["status"] == "held" and stored["decided_by"] is None
+    audit = httpx.get(
+        f"{site.server.url}/v1/audit",
+        params={"comment_id": comment_id},
+        headers=live_server.bearer(site.admin_token),
+    ).json()["items"]
+    reopened = [entry for entry in audit if entry["action"] == "reopen"]
+    assert len(reopened) == 1, audit
+    assert reopened[0]["actor"] == "szef" and reopened[0]["note"] == "skarga czytelnika"
+    assert (reopened[0]["from_status"], reopened[0]["to_status"]) == ("rejected", "held")
 
 
 def test_highlights_cut_on_code_points_and_merge_overlaps(browser: Any) -> None:

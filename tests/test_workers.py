@@ -178,9 +178,7 @@ def test_serve_with_two_workers_on_sqlite_loses_and_duplicates_nothing(
         save_bundle(bundle, model_dir)
         password = live_server.create_moderator(database, "chief", "admin")
         token = live_server.login(url, "chief", password)
-        answer = httpx.post(
-            f"{url}/v1/admin/reload", headers=live_server.bearer(token), timeout=60
-        )
+        answer = httpx.post(f"{url}/v1/admin/reload", headers=live_server.bearer(token), timeout=60)
         assert answer.status_code == 200, answer.text
         assert answer.json() == {
             "model_version": "after-admin-reload",
@@ -215,9 +213,7 @@ def _versions_settle(url: str, process: subprocess.Popen[str], wanted: str) -> s
     versions: set[str] = set()
     while versions != {wanted} and time.monotonic() < deadline:
         time.sleep(0.2)
-        versions = {
-            live_server.wait_ready_popen(url, process)["model_version"] for _ in range(12)
-        }
+        versions = {live_server.wait_ready_popen(url, process)["model_version"] for _ in range(12)}
     return versions
 
 

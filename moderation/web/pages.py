@@ -66,6 +66,8 @@ API_URLS: Final[Mapping[str, str]] = {
     "decide": "/v1/queue/{id}/decision",
     "release": "/v1/queue/{id}/release",
     "author_history": "/v1/authors/{id}/history",
+    "comment": "/v1/comments/{id}",
+    "reopen": "/v1/comments/{id}/reopen",
 }
 
 _HERE: Final = Path(__file__).resolve().parent
@@ -178,6 +180,7 @@ class _Viewer:
 
     name: str
     verified: bool
+    role: str = "moderator"  # what the page offers; every /v1 call checks the role again
 
 
 async def _viewer(request: Request, token: str) -> _Viewer | None:
@@ -195,7 +198,11 @@ async def _viewer(request: Request, token: str) -> _Viewer | None:
         return None
     if getattr(principal, "kind", None) != "moderator":
         return None
-    return _Viewer(str(getattr(principal, "name", "")), verified=True)
+    return _Viewer(
+        str(getattr(principal, "name", "")),
+        verified=True,
+        role=str(getattr(principal, "role", None) or "moderator"),
+    )
 
 
 def reason_codes(request: Request) -> tuple[str, ...]:
@@ -272,6 +279,7 @@ async def queue_page(request: Request) -> Response:
         "attributes": list(ATTRIBUTES),
         "max_claim": int(max_batch) if isinstance(max_batch, int) and max_batch > 0 else 50,
         "user": viewer.name,
+        "role": viewer.role,
     }
     return _render(
         "queue.html",

@@ -337,6 +337,7 @@
             el("span", { class: "muted", text: age(past.submitted_at || past.created_at) + " " }),
             String(past.text || ""),
             decided ? el("span", { class: "muted", text: decided + (past.note ? ": " + past.note : "") }) : null,
+            reopenable(past) ? reopenButton(past.id, "review", () => loadHistory(card)) : null,
           ),
         );
       }
@@ -345,6 +346,79 @@
     } catch (exc) {
       if (exc.status !== 401) body.textContent = "Nie udało się pobrać historii: " + exc.message;
     }
+  }
+
+  // ---- looking up one comment, reopening a decided one (admins) -------------------------------
+
+  const FINAL = ["published", "approved", "rejected"];
+
+  /** Only admins may reopen (the API checks it again); only a decided comment can be. */
+  function reopenable(comment) {
+    return config.role === "admin" && Boolean(urls.reopen) && FINAL.includes(String(comment.status));
+  }
+
+  /** A button that sends a decided comment back to the queue, then calls ``done(record)``. */
+  function reopenButton(id, status, done, noteOf) {
+    const button = el("button", { type: "button", class: "reopen", "data-id": id, text: "Otwórz ponownie" });
+    button.addEventListener("click", async () => {
+      const body = { status: typeof status === "function" ? status() : status };
+      const note = noteOf ? noteOf() : "";
+      if (note) body.note = note;
+      button.disabled = true;
+      try {
+        const record = await api("POST", fill(urls.reopen, { id }), body);
+        toast("Otwarto ponownie: " + id + " (" + record.status + ")");
+        done(record);
+        refreshQueue();
+      } catch (exc) {
+        button.disabled = false;
+        if (exc.status !== 401) toast("Ponowne otwarcie: " + exc.message, true);
+      }
+    });
+    return button;
+  }
+
+  async function lookup(id) {
+    const box = document.getElementById("lookup-result");
+    if (!id || !urls.comment) { box.replaceChildren(); return; }
+    try {
+      renderLookup(box, await api("GET", fill(urls.comment, { id })));
+    } catch (exc) {
+      if (exc.status === 401) return;
+      box.replaceChildren(el("p", { class: "error-text", text: exc.status === 404 ? "Nie ma komentarza o id " + id + "." : exc.message }));
+    }
+  }
+
+  function renderLookup(box, comment) {
+    const decided = comment.decided_by
+      ? (comment.reason ? comment.reason + ", " : "") + comment.decided_by + (comment.note ? ": " + comment.note : "")
+      : "";
+    const steps = el("ol");
+    for (const entry of comment.history || []) {
+      steps.appendChild(el("li", null,
+        el("span", { text: String(entry.action) + " " }),
+        el("span", { class: "muted", text: [entry.from_status, entry.to_status].filter(Boolean).join(" → ") + " · " + String(entry.actor || "") + " · " + age(entry.at) }),
+        entry.note ? el("span", { class: "muted", text: ": " + entry.note }) : null,
+      ));
+    }
+    const result = el("div", { class: "looked-up", "data-id": comment.id },
+      el("div", null,
+        el("strong", { text: String(comment.id) + " " }),
+        el("span", { class: "status " + String(comment.status || ""), text: String(comment.status || "") }),
+        decided ? el("span", { class: "muted decided", text: " " + decided }) : null,
+      ),
+      el("div", { class: "comment-text", lang: String(comment.language || ""), text: String(comment.text || "") }),
+      steps,
+    );
+    if (reopenable(comment)) {
+      const target = el("select", { class: "reopen-status", "aria-label": "Dokąd" },
+        el("option", { value: "review", text: "do przejrzenia (widoczny)" }),
+        el("option", { value: "held", text: "ukryj do decyzji (held)" }));
+      const note = el("input", { class: "reopen-note", maxlength: "2000", placeholder: "Dlaczego (opcjonalnie)", "aria-label": "Dlaczego" });
+      result.appendChild(el("div", { class: "reopen-row" }, target, note,
+        reopenButton(comment.id, () => target.value, () => lookup(comment.id), () => note.value.trim())));
+    }
+    box.replaceChildren(result);
   }
 
   async function decide(card, action) {
@@ -469,6 +543,10 @@
     document.getElementById("whoami").textContent = config.user || "";
     document.getElementById("filters").addEventListener("submit", (event) => { event.preventDefault(); refreshQueue(); });
     document.getElementById("claim").addEventListener("click", claim);
+    document.getElementById("lookup").addEventListener("submit", (event) => {
+      event.preventDefault();
+      lookup(event.target.elements.comment_id.value.trim());
+    });
     document.getElementById("help-button").addEventListener("click", () => document.getElementById("help").showModal());
     document.getElementById("logout").addEventListener("click", async () => {
       if (urls.logout_api) { try { await api("POST", urls.logout_api); } catch (exc) { /* leaving anyway */ } }
