@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from moderation import config
+from moderation import collector, config
 from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, ModerationError, TextTooLongError
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
@@ -118,6 +118,7 @@ class Scorer:
         self.long_text: str = values["long_text"]
         self.span_min_score: float = values["span_min_score"]
         self.spans_per_attribute: int = values["spans_per_attribute"]
+        self.gc_pause: bool = values["gc_pause"]
         self.detector = LanguageDetector()
         # One normaliser for all languages (normalisation does not depend on the language);
         # feature ids do, so each language model has its own unit cache.
@@ -157,7 +158,21 @@ class Scorer:
         ``{"id", "title", "lead", "target"}`` (or an ``Article``, or None): stance reads it,
         and says ``"context": "comment_only"`` where there is none. A malformed article makes
         that item an ``invalid_article`` error.
+
+        With the ``gc_pause`` setting (default on) the cyclic garbage collector is off while
+        the batch is scored (``moderation/collector.py`` says why), and back as it was after.
         """
+        if not self.gc_pause:
+            return self._score_batch(texts, ids, articles)
+        with collector.paused():
+            return self._score_batch(texts, ids, articles)
+
+    def _score_batch(
+        self,
+        texts: Sequence[object],
+        ids: Sequence[str | None] | None,
+        articles: Sequence[object] | None,
+    ) -> list[Outcome]:
         if articles is not None and len(articles) != len(texts):
             raise ValueError(f"{len(articles)} articles for {len(texts)} texts")
         outcomes: list[Outcome | None] = [None] * len(texts)
