@@ -21,7 +21,7 @@ from moderation.errors import InvalidTextError, ModerationError, TextTooLongErro
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
 from moderation.model.stacked import Readout, StackedHeads
-from moderation.model.stance import Article, label_results
+from moderation.model.stance import Article, chosen_labels
 from moderation.model.units import UnitCache
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
@@ -334,17 +334,11 @@ class Scorer:
         flags = flags_array.tolist()
         version = self.model_version
         out: list[ScoreResult] = []
-        stances = (
-            label_results(model.stance.labels, readout.stance)
-            if readout.stance is not None and model.stance is not None
-            else None
-        )
-        sentiments = (
-            label_results(model.sentiment.labels, readout.sentiment)
-            if readout.sentiment is not None and model.sentiment is not None
-            else None
-        )
-        has_context = readout.has_context.tolist()
+        stances = chosen_labels("stance", model.stance, readout.stance)
+        sentiments = chosen_labels("sentiment", model.sentiment, readout.sentiment)
+        contexts = [
+            "article" if context else "comment_only" for context in readout.has_context.tolist()
+        ]
         for row, item in enumerate(items):
             # Spans of the chosen stance/sentiment label are keyed "head:label"; what is
             # left in the row's dict are the attributes' own spans.
@@ -359,14 +353,14 @@ class Scorer:
                 item.window,
             )
             if stances is not None:
-                label, stance_scores = stances[row]
-                context = "article" if has_context[row] else "comment_only"
-                result.stance = {"label": label, "scores": stance_scores, "context": context}
-                stance_spans = row_spans.pop(f"stance:{label}", [])
+                label = stances.labels[row]
+                scores = stances.scores[row]
+                result.stance = {"label": label, "scores": scores, "context": contexts[row]}
+                stance_spans = row_spans.pop(stances.span_keys[row], [])
             if sentiments is not None:
-                label, sentiment_scores = sentiments[row]
-                result.sentiment = {"label": label, "scores": sentiment_scores}
-                sentiment_spans = row_spans.pop(f"sentiment:{label}", [])
+                label = sentiments.labels[row]
+                result.sentiment = {"label": label, "scores": sentiments.scores[row]}
+                sentiment_spans = row_spans.pop(sentiments.span_keys[row], [])
             if stances is not None:
                 row_spans["stance"] = stance_spans
             if sentiments is not None:
