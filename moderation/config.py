@@ -162,6 +162,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "3",
         "At most this many spans per attribute, strongest first.",
     ),
+    Setting(
+        "gc_pause",
+        _flag,
+        "true",
+        "Scorer.score turns CPython's cyclic garbage collector off while it scores a batch "
+        "(a batch makes no reference cycles; see moderation/collector.py) and back on after.",
+    ),
     # -- the service (issue 4): moderation/web -------------------------------------------
     Setting("host", str, "127.0.0.1", "Address serve.py listens on (--host)."),
     Setting("port", _port, "8000", "TCP port serve.py listens on (--port)."),

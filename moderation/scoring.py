@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from moderation import config
+from moderation import collector, config
 from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, ModerationError, TextTooLongError
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
 from moderation.model.stacked import Readout, StackedHeads
-from moderation.model.stance import Article, label_results
+from moderation.model.stance import Article, chosen_labels
 from moderation.model.units import UnitCache
 from moderation.text.language import PREFIX_CHARS, LanguageDetector, LanguageGuess
 from moderation.text.normalize import Normalizer, strip_invisible
@@ -118,6 +118,7 @@ class Scorer:
         self.long_text: str = values["long_text"]
         self.span_min_score: float = values["span_min_score"]
         self.spans_per_attribute: int = values["spans_per_attribute"]
+        self.gc_pause: bool = values["gc_pause"]
         self.detector = LanguageDetector()
         # One normaliser for all languages (normalisation does not depend on the language);
         # feature ids do, so each language model has its own unit cache.
@@ -157,7 +158,21 @@ class Scorer:
         ``{"id", "title", "lead", "target"}`` (or an ``Article``, or None): stance reads it,
         and says ``"context": "comment_only"`` where there is none. A malformed article makes
         that item an ``invalid_article`` error.
+
+        With the ``gc_pause`` setting (default on) the cyclic garbage collector is off while
+        the batch is scored (``moderation/collector.py`` says why), and back as it was after.
         """
+        if not self.gc_pause:
+            return self._score_batch(texts, ids, articles)
+        with collector.paused():
+            return self._score_batch(texts, ids, articles)
+
+    def _score_batch(
+        self,
+        texts: Sequence[object],
+        ids: Sequence[str | None] | None,
+        articles: Sequence[object] | None,
+    ) -> list[Outcome]:
         if articles is not None and len(articles) != len(texts):
             raise ValueError(f"{len(articles)} articles for {len(texts)} texts")
         outcomes: list[Outcome | None] = [None] * len(texts)
@@ -319,17 +334,11 @@ class Scorer:
         flags = flags_array.tolist()
         version = self.model_version
         out: list[ScoreResult] = []
-        stances = (
-            label_results(model.stance.labels, readout.stance)
-            if readout.stance is not None and model.stance is not None
-            else None
-        )
-        sentiments = (
-            label_results(model.sentiment.labels, readout.sentiment)
-            if readout.sentiment is not None and model.sentiment is not None
-            else None
-        )
-        has_context = readout.has_context.tolist()
+        stances = chosen_labels("stance", model.stance, readout.stance)
+        sentiments = chosen_labels("sentiment", model.sentiment, readout.sentiment)
+        contexts = [
+            "article" if context else "comment_only" for context in readout.has_context.tolist()
+        ]
         for row, item in enumerate(items):
             # Spans of the chosen stance/sentiment label are keyed "head:label"; what is
             # left in the row's dict are the attributes' own spans.
@@ -344,14 +353,14 @@ class Scorer:
                 item.window,
             )
             if stances is not None:
-                label, stance_scores = stances[row]
-                context = "article" if has_context[row] else "comment_only"
-                result.stance = {"label": label, "scores": stance_scores, "context": context}
-                stance_spans = row_spans.pop(f"stance:{label}", [])
+                label = stances.labels[row]
+                scores = stances.scores[row]
+                result.stance = {"label": label, "scores": scores, "context": contexts[row]}
+                stance_spans = row_spans.pop(stances.span_keys[row], [])
             if sentiments is not None:
-                label, sentiment_scores = sentiments[row]
-                result.sentiment = {"label": label, "scores": sentiment_scores}
-                sentiment_spans = row_spans.pop(f"sentiment:{label}", [])
+                label = sentiments.labels[row]
+                result.sentiment = {"label": label, "scores": sentiments.scores[row]}
+                sentiment_spans = row_spans.pop(sentiments.span_keys[row], [])
             if stances is not None:
                 row_spans["stance"] = stance_spans
             if sentiments is not None:

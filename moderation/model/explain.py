@@ -10,6 +10,7 @@ as the reader wrote it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -37,6 +38,9 @@ class Span(NamedTuple):
 
     def to_dict(self) -> dict[str, Any]:
         return {"begin": self.begin, "end": self.end, "text": self.text, "score": self.score}
+
+
+_new_span: Callable[[tuple[int, int, str, float]], Span] = partial(tuple.__new__, Span)
 
 
 def top_spans(
@@ -76,7 +80,8 @@ def top_spans(
     totals[np.bincount(unit_doc, minlength=n_docs) == 0] = 0.0  # reduceat's empty groups
     # Candidates head by head, units in text order: units sharing one span (several words
     # of one raw token) are then neighbours, so merging them needs no sort.
-    column, unit = np.nonzero((needed[unit_doc] & (contributions > 0)).T)
+    # Transposed before the scan (not a transposed view): nonzero walks memory in order.
+    column, unit = np.nonzero(needed.T[:, unit_doc] & (contributions.T > 0))
     if unit.size == 0:
         return out
     begin_all, end_all = bounds()
@@ -110,14 +115,17 @@ def top_spans(
         return out
     docs, begins, ends = doc.tolist(), begin.tolist(), end.tolist()
     cut = [texts[d][b:e] for d, b, e in zip(docs, begins, ends, strict=True)]
+    # ``tuple.__new__(Span, fields)`` builds each span in C; ``Span._make`` is a Python call.
     spans = list(
-        map(Span._make, zip(begins, ends, cut, np.round(share[keep], 3).tolist(), strict=True))
+        map(_new_span, zip(begins, ends, cut, np.round(share[keep], 3).tolist(), strict=True))
     )
     # Spans arrive grouped by (head, document), strongest first: one slice per group.
     firsts = np.flatnonzero(np.r_[True, (doc[1:] != doc[:-1]) | (column[1:] != column[:-1])])
-    lasts = np.r_[firsts[1:], doc.size]
-    for first, last in zip(firsts.tolist(), lasts.tolist(), strict=True):
-        out[docs[first]][names[int(column[first])]] = spans[first:last]
+    lasts = np.r_[firsts[1:], doc.size].tolist()
+    heads = [names[c] for c in column[firsts].tolist()]
+    groups = zip(doc[firsts].tolist(), heads, firsts.tolist(), lasts, strict=True)
+    for d, head, first, last in groups:
+        out[d][head] = spans[first:last]
     return out
 
 

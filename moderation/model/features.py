@@ -164,7 +164,9 @@ class TextFeaturizer:
         unigrams, unigram_sizes = table.unigrams(ids)
         chars, char_sizes = table.char_columns(ids)
         word_doc = np.repeat(unit_doc, unigram_sizes)
-        char_doc = np.repeat(unit_doc, char_sizes)
+        # 32-bit: the large batches' entries are bucketed as int32 (``_documents_csc``), and
+        # repeating the units' documents narrow halves the bytes over every n-gram of the batch.
+        char_doc = np.repeat(unit_doc.astype(np.int32), char_sizes)
         word_cols, word_rows = self._word_columns(unigrams, word_doc)
         documents, word_scale, char_scale = self._documents(
             word_rows, word_cols, char_doc, chars, n_docs
@@ -195,7 +197,7 @@ class TextFeaturizer:
         self,
         word_rows: NDArray[np.int64],
         word_cols: NDArray[np.int64],
-        char_rows: NDArray[np.int64],
+        char_rows: NDArray[np.int32],
         char_cols: NDArray[np.int32],
         n_docs: int,
     ) -> tuple[sp.csr_matrix | sp.csc_matrix, NDArray[np.float32], NDArray[np.float32]]:
@@ -252,7 +254,9 @@ class TextFeaturizer:
         n_word, width = self.n_word_features_, self.n_features_
         ones = np.ones(rows.size, dtype=np.float32)
         counted = sp.csc_matrix((ones, (rows, cols)), shape=(n_docs, width))
-        counts, doc, indptr = counted.data, counted.indices, counted.indptr
+        counts, indptr = counted.data, counted.indptr
+        # Widened once: bincount and indexing convert 32-bit indices on every call otherwise.
+        doc = counted.indices.astype(np.intp)
         data = np.log(counts, dtype=np.float32)
         data += 1.0
         data *= np.repeat(self._idf(), np.diff(indptr))
@@ -399,9 +403,11 @@ class UnitLayout:
         table = self.table
         if table.weights is not weights or table.word_parts is None or table.char_parts is None:
             return np.asarray(self.rows(documents) @ weights, dtype=np.float64)
-        out = table.word_parts[self.ids].astype(np.float64)
+        # np.take gathers whole rows (half the time of fancy indexing on this 2-D table).
+        out = np.take(table.word_parts, self.ids, axis=0).astype(np.float64)
         out *= self.word_scale[self.unit_doc][:, None]
-        chars = table.char_parts[self.ids] * self.char_scale[self.unit_doc][:, None]
+        chars = np.take(table.char_parts, self.ids, axis=0)
+        chars *= self.char_scale[self.unit_doc][:, None]
         out += chars
         out[~documents[self.unit_doc]] = 0.0
         return out

@@ -354,16 +354,31 @@ def fit_temperature(logits: NDArray[np.float64], y: NDArray[np.int_]) -> float:
     return float(np.exp(found.x))
 
 
-def label_results(
-    labels: tuple[str, ...], probabilities: NDArray[np.float64]
-) -> list[tuple[str, dict[str, float]]]:
-    """Per row: the most probable label and the rounded per-label probabilities."""
+class ChosenLabels(NamedTuple):
+    """Per row of a batch: the most probable label, the rounded probabilities of every label,
+    and the key its explanation spans have in ``top_spans``' output ("stance:against")."""
+
+    labels: list[str]
+    scores: list[dict[str, float]]
+    span_keys: list[str]
+
+
+def chosen_labels(
+    name: str, head: ClassHead | None, probabilities: NDArray[np.float64] | None
+) -> ChosenLabels | None:
+    """What results say of a class head (None when the bundle or readout has none). Indexes
+    into per-label lists made once, not strings and tuples made per row."""
+    if head is None or probabilities is None:
+        return None
+    labels = head.labels
+    keys = [f"{name}:{label}" for label in labels]
     best = probabilities.argmax(axis=1).tolist()
     rounded = np.round(probabilities, 4).tolist()
-    return [
-        (labels[b], dict(zip(labels, row, strict=True)))
-        for b, row in zip(best, rounded, strict=True)
-    ]
+    return ChosenLabels(
+        [labels[b] for b in best],
+        [dict(zip(labels, row, strict=True)) for row in rounded],
+        [keys[b] for b in best],
+    )
 
 
 def describe(head: ClassHead | None) -> dict[str, Any]:
