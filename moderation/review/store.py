@@ -89,6 +89,7 @@ class Store(SubmissionStore, ArticleStore, HistoryStore, OutboxStore):
         )
         self._insert_outbox = insert(outbox_table)
         self._by_id = select(comments).where(comments.c.id == bindparam("comment_id"))
+        self._driver_statements = {}
         if self.db.is_postgres:
             self._by_id_for_update = self._by_id.with_for_update()
         else:  # BEGIN IMMEDIATE already holds the write lock
