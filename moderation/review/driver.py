@@ -70,7 +70,7 @@ def fetchone(conn: Connection, statement: DriverStatement, values: Mapping[str, 
         record.info[CURSOR] = (driver, cursor)
     try:
         cursor.execute(statement.sql, params)
-        return cursor.fetchone() if cursor.description is not None else None
+        return cursor.fetchone()  # every statement run here is a SELECT (or WITH ... SELECT)
     except BaseException as error:
         if isinstance(error, Exception) and not isinstance(error, conn.dialect.loaded_dbapi.Error):
             raise
