@@ -57,3 +57,20 @@ def test_a_connection_in_steady_use_is_not_pinged_and_fails_once(
             store.ping()
         store.ping()
         assert backend_pid(store) != pid
+
+
+def test_a_submission_on_a_dropped_connection_fails_once_then_the_next_succeeds(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The submission's hot path runs on psycopg's cursor (moderation.review.driver): a lost
+    # connection must still be a 503 that invalidates it, as through SQLAlchemy.
+    from db import empty_postgres
+    from review_helpers import put
+
+    empty_postgres(postgres_url)
+    with pooled_connection_dropped(postgres_url, monkeypatch, ping_after=60.0) as (store, pid):
+        with pytest.raises(StorageUnavailableError):
+            put(store, "c-1")
+        put(store, "c-1")  # the pool has replaced the connection
+        assert store.get_comment("c-1").id == "c-1"
+        assert backend_pid(store) != pid

@@ -273,30 +273,38 @@ def test_postgres_stores_one_submission_in_two_autocommit_statements(
     postgres_url: str, clock: Clock
 ) -> None:
     # Why the one-statement path exists: a transaction cost BEGIN and COMMIT round trips
-    # besides its four statements. Count what reaches the driver and how.
+    # besides its four statements. Count what reaches the driver and how (at psycopg's
+    # cursor: the hot path runs there, not through SQLAlchemy's execution events).
+    import psycopg
     from db import empty_postgres
-    from sqlalchemy import event
 
     empty_postgres(postgres_url)
     store = Store(postgres_url, clock=clock)
     try:
         put(store, "warm-up", author="a", article="art-1")  # the article exists now
-        sent: list[tuple[str, bool]] = []
+        sent: list[tuple[str, bool, int]] = []
+        execute = psycopg.Cursor.execute
 
-        def record(conn, _cursor, statement, *_args):  # type: ignore[no-untyped-def]
-            sent.append((statement.split()[0], conn.connection.dbapi_connection.autocommit))
+        def record(cursor, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+            connection = cursor.connection
+            sent.append((str(query).split()[0], connection.autocommit, id(connection)))
+            return execute(cursor, query, *args, **kwargs)
 
-        event.listen(store.db.engine, "before_cursor_execute", record)
         item = Pending(
             Submission("one", "tekst", "a", ArticleIn("art-1", "Nowy")),
             scored(),
             lambda _n: Decision("publish", "below_thresholds", ()),
             30,
         )
-        ((record_, created, _),) = store.submit_pending([item], API)
-        event.remove(store.db.engine, "before_cursor_execute", record)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(psycopg.Cursor, "execute", record)
+            ((record_, created, _),) = store.submit_pending([item], API)
         assert created and record_.status == "published"
-        assert sent == [("SELECT", True), ("WITH", True)]
+        assert [(word, autocommit) for word, autocommit, _ in sent] == [
+            ("SELECT", True),
+            ("WITH", True),
+        ]
+        assert sent[0][2] == sent[1][2]  # one pooled connection for both
         assert store.get_article("art-1").title == "Nowy"
         assert [e.action for e in store.audit("one")] == ["submit"]
     finally:
@@ -643,3 +651,70 @@ def test_unreachable_database_is_a_library_error(url: str) -> None:
 def test_unsupported_url() -> None:
     with pytest.raises(StorageUnavailableError):
         Store("mysql://localhost/x")
+
+
+def test_postgres_hot_statements_reach_the_driver_as_through_sqlalchemy(
+    postgres_url: str, clock: Clock
+) -> None:
+    # The hot path runs its statements on psycopg's cursor (``driver``): the SQL text and
+    # every bound value (UTC times made naive, JSONB wrapped) must be what SQLAlchemy sends.
+    from db import empty_postgres
+    from sqlalchemy import event
+
+    from moderation.review import one_statement, rows
+    from moderation.review.articles import _ARTICLE_AND_REJECTIONS, _ARTICLE_TEXTS
+    from moderation.review.driver import DriverStatement
+    from moderation.review.history import REJECTIONS
+    from moderation.review.submissions import _audit_row, _comment_values
+
+    empty_postgres(postgres_url)
+    store = Store(postgres_url, clock=clock)
+    now = clock()
+    submission = Submission("c-1", "tekst", "a", ArticleIn("art-1", "Tytuł", None, "Rosja"))
+    values = _comment_values(
+        submission, scored(), Decision("publish", "below_thresholds", ()), API, now
+    )
+    article = {"id": "art-1", "title": "Tytuł", "lead": None, "target": "Rosja", "updated_at": now}
+    full = one_statement.parameters(
+        values, _audit_row(values, now), rows.outbox_values(values, now), article
+    )
+    reads = {"article_id": "art-1", "author_id": "a", "since": now - timedelta(days=30)}
+    cases = [(_ARTICLE_AND_REJECTIONS, reads), (_ARTICLE_TEXTS, {"article_id": "art-1"})]
+    cases.append((REJECTIONS, {"author_id": "a", "since": reads["since"]}))
+    for outbox_on in (False, True):
+        for change in (None, "insert", "update"):
+            statement = one_statement.submission_statement(outbox_on, change)  # type: ignore[arg-type]
+            params = one_statement.parameters(
+                values,
+                _audit_row(values, now),
+                rows.outbox_values(values, now) if outbox_on else None,
+                article if change else None,
+            )
+            assert set(params) <= set(full)
+            cases.append((statement, params))
+
+    def plain(params: dict) -> dict:  # type: ignore[type-arg]
+        return {
+            key: (type(value).__name__, value.obj) if hasattr(value, "obj") else value
+            for key, value in params.items()
+        }
+
+    sent: list[tuple[str, dict]] = []  # type: ignore[type-arg]
+
+    def record(_conn, _cursor, statement, parameters, *_args):  # type: ignore[no-untyped-def]
+        sent.append((statement, parameters))
+
+    try:
+        with store.db.engine.connect() as conn:
+            event.listen(store.db.engine, "before_cursor_execute", record)
+            for statement, params in cases:
+                sent.clear()
+                with conn.begin() as transaction:
+                    conn.execute(statement, params)
+                    transaction.rollback()
+                prepared = DriverStatement(statement, conn.dialect)
+                assert prepared.sql == sent[0][0]
+                assert plain(prepared.parameters(params)) == plain(sent[0][1])
+            event.remove(store.db.engine, "before_cursor_execute", record)
+    finally:
+        store.close()

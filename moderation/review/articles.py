@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sqlalchemy import Connection, Insert, bindparam, literal, select, update
 
@@ -47,18 +47,43 @@ _ARTICLE_AND_REJECTIONS: Final = select(
 UNREAD: Final = object()
 
 
-def article_and_rejections(
-    conn: Connection, article_id: str, author_id: str, since: datetime
-) -> tuple[object, int]:
-    """(the article's stored row or None, the author's rejections since ``since``).
+class StoredArticle(NamedTuple):
+    """An article's stored texts, as ``touch_article`` takes them (``stored``)."""
 
-    The row is what ``touch_article`` takes as ``stored``.
+    title: str | None
+    lead: str | None
+    target: str | None
+
+
+#: Runs a statement with its parameters and gives its first row (indexable) or None: on the
+#: hot path of PostgreSQL the driver's cursor (``driver.fetchone``), else ``conn.execute``.
+Fetch = Callable[[Any, Mapping[str, Any]], Any]
+
+
+def fetch_with(conn: Connection) -> Fetch:
+    """``Fetch`` through SQLAlchemy on ``conn``."""
+    return lambda statement, params: conn.execute(statement, params).first()
+
+
+def article_and_rejections(
+    fetch: Fetch, article_id: str, author_id: str, since: datetime
+) -> tuple[object, int]:
+    """(the article's stored texts or None, the author's rejections since ``since``).
+
+    The texts are what ``touch_article`` takes as ``stored``.
     """
-    row = conn.execute(
+    row = fetch(
         _ARTICLE_AND_REJECTIONS,
         {"article_id": article_id, "author_id": author_id, "since": since},
-    ).one()
-    return (row if row.id is not None else None), int(row.rejections)
+    )
+    stored = StoredArticle(row[2], row[3], row[4]) if row[1] is not None else None
+    return stored, int(row[0])
+
+
+def stored_article(fetch: Fetch, article_id: str) -> StoredArticle | None:
+    """The article's stored texts, or None for an article never seen."""
+    row = fetch(_ARTICLE_TEXTS, {"article_id": article_id})
+    return None if row is None else StoredArticle(row[0], row[1], row[2])
 
 
 def read_article(conn: Connection, article_id: str) -> Any:

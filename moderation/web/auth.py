@@ -22,10 +22,10 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Final, Protocol
+from typing import Final, Protocol
 
-from fastapi import Request, Security
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi import Request
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from moderation.errors import AuthError, ForbiddenError
@@ -150,19 +150,33 @@ async def authorize(request: Request, permission: str) -> Principal:
     return principal
 
 
+class _Requires(HTTPBearer):
+    """The route dependency for one permission: the caller's principal (``authorize``).
+
+    Why a subclass of ``HTTPBearer`` instead of a function depending on ``bearer_scheme``:
+    FastAPI documents any security-scheme dependency in the OpenAPI document the same way,
+    and this one is a single dependency to solve per request instead of two (the nested
+    one parsed the header only for the document's sake).
+    """
+
+    def __init__(self, permission: str) -> None:
+        super().__init__(
+            auto_error=False,
+            scheme_name=bearer_scheme.scheme_name,
+            description=bearer_scheme.model.description,
+        )
+        self.permission = permission
+        self.__name__ = f"requires_{permission}"
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        return await authorize(request, self.permission)
+
+
 def requires(permission: str) -> Callable[..., Awaitable[Principal]]:
     """A route dependency giving the caller's principal; ``permission`` from PERMISSIONS."""
     if permission not in PERMISSIONS:
         raise KeyError(permission)
-
-    async def dependency(
-        request: Request,
-        _documented: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_scheme)],
-    ) -> Principal:
-        return await authorize(request, permission)
-
-    dependency.__name__ = f"requires_{permission}"
-    return dependency
+    return _Requires(permission)
 
 
 def _describe(principal: Principal) -> str:
