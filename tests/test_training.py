@@ -107,11 +107,11 @@ def test_toxicity_mixture_splits_the_harmful_class_by_reason(
     assert not np.allclose(heads.decision(documents)[:, 0], plain)
     readout = StackedHeads(run.model, normalizer).read(documents, texts, [None] * len(texts))
     assert np.allclose(readout.toxicity, expected, atol=1e-5)
-    # Without reasons (the own corpus alone, English) there is no mixture; off by default.
+    # Without reasons (the own corpus alone, English) there is no mixture; on by default.
     plain = TrainingConfig(toxicity_sources=None, toxicity_mixture=True)
     plain_run = train_language("pl", polish_slice, unmask, plain, lambda message: None)
     assert plain_run.model.heads.mixture is None
-    assert not TrainingConfig().toxicity_mixture
+    assert TrainingConfig().toxicity_mixture
 
 
 # --------------------------------------------------------------------------------------------
