@@ -511,8 +511,9 @@ def write_report(
     lines += _table(["key", "value"], meta_rows) if meta_rows else ["_No metadata given._"]
     lines += [
         "",
-        "A comment counts as flagged when its calibrated probability is >= the threshold; "
-        "thresholds were chosen on dev data, metrics are on held-out data. "
+        "A comment counts as flagged when its calibrated probability, rounded to 4 decimals as "
+        "results show it, is >= the threshold; thresholds were chosen on dev data (on the same "
+        "rounded values), metrics are on held-out data. "
         f"ECE uses {ECE_BINS} equal-width bins. n/a = undefined for this data.",
     ]
 

@@ -20,6 +20,7 @@ from moderation.attributes import ATTRIBUTES
 from moderation.errors import InvalidTextError, ModerationError, TextTooLongError
 from moderation.model.bundle import Bundle, LanguageModel, load_bundle
 from moderation.model.explain import Span, top_spans
+from moderation.model.heads import displayed
 from moderation.model.stacked import Readout, StackedHeads
 from moderation.model.stance import Article, chosen_labels
 from moderation.model.units import UnitCache
@@ -325,8 +326,11 @@ class Scorer:
         probabilities = readout.toxicity
         attributes = model.heads.attributes
         thresholds = np.asarray([model.thresholds[a] for a in attributes])
-        rounded = np.round(probabilities, 4).tolist()
-        flags_array = probabilities >= thresholds
+        shown = displayed(probabilities)
+        rounded = shown.tolist()
+        # Flags compare the probabilities as the result shows them (4 decimals), against
+        # thresholds tuned on those same values: score >= threshold in a result iff flagged.
+        flags_array = shown >= thresholds
         # Every attribute is a kind of toxicity (label guide): an attribute is only flagged
         # together with toxicity, so a rare attribute's low threshold cannot flag "dobry".
         if "toxicity" in attributes:

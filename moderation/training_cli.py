@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=TrainingConfig.c,
         help="inverse regularisation strength of the heads (default: %(default)s)",
     )
+    parser.add_argument(
+        "--no-toxicity-mixture",
+        action="store_true",
+        help="one toxicity head per language, without the components per ban reason "
+        "(TrainingConfig.toxicity_mixture; BENCHMARKS.md)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
 
@@ -82,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.own),
             out,
             Path(corpora) if corpora else None,
-            config=TrainingConfig(c=args.c),
+            config=TrainingConfig(c=args.c, toxicity_mixture=not args.no_toxicity_mixture),
             report_dir=report,
             progress=Progress(quiet=args.quiet),
             stance_dir=None if args.no_stance else Path(args.stance),

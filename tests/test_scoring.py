@@ -208,3 +208,28 @@ def test_small_and_large_batches_give_identical_results(scorer: Scorer) -> None:
     together = scorer.score(texts, articles=[article] * len(texts))
     one_by_one = [scorer.score([text], articles=[article])[0] for text in texts]
     assert [r.to_dict() for r in together] == [r.to_dict() for r in one_by_one]
+
+
+def test_flags_agree_with_the_scores_results_show(scorer: Scorer) -> None:
+    """A threshold equal to a comment's displayed score flags it, and one 1e-4 above does not,
+    whatever the unrounded probability was (half of them are below their displayed value:
+    compared unrounded, those were shown at the threshold yet not flagged)."""
+    texts = ["ty debilu", "Ty k*rwo, wynocha!", "głupi jesteś", "zamknij się idioto", "dobry tekst"]
+    model = scorer.bundle.models["pl"]
+    saved = dict(model.thresholds)
+    try:
+        for text in texts:
+            (first,) = scorer.score([text])
+            assert isinstance(first, ScoreResult) and first.language == "pl", text
+            for attribute in ATTRIBUTES:
+                shown = first.scores[attribute]
+                model.thresholds.update({a: 0.0 for a in ATTRIBUTES}, **{attribute: shown})
+                (at,) = scorer.score([text])
+                assert isinstance(at, ScoreResult) and attribute in at.flagged, (text, attribute)
+                model.thresholds[attribute] = round(shown + 1e-4, 4)
+                (above,) = scorer.score([text])
+                assert isinstance(above, ScoreResult), text
+                assert attribute not in above.flagged, (text, attribute)
+    finally:
+        model.thresholds.clear()
+        model.thresholds.update(saved)

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from moderation.corpora.base import LabelledText
+from moderation.evaluation import tune_threshold
 from moderation.training import (
     PROFANITY_FILE,
     TrainingConfig,
@@ -106,8 +107,112 @@ def test_toxicity_mixture_splits_the_harmful_class_by_reason(
     assert not np.allclose(heads.decision(documents)[:, 0], plain)
     readout = StackedHeads(run.model, normalizer).read(documents, texts, [None] * len(texts))
     assert np.allclose(readout.toxicity, expected, atol=1e-5)
-    # Without reasons (the own corpus alone, English) there is no mixture; off by default.
+    # Without reasons (the own corpus alone, English) there is no mixture; on by default.
     plain = TrainingConfig(toxicity_sources=None, toxicity_mixture=True)
     plain_run = train_language("pl", polish_slice, unmask, plain, lambda message: None)
     assert plain_run.model.heads.mixture is None
-    assert not TrainingConfig().toxicity_mixture
+    assert TrainingConfig().toxicity_mixture
+
+
+# --------------------------------------------------------------------------------------------
+# Flag thresholds: tuned on the probabilities as results show them (4 decimals)
+# --------------------------------------------------------------------------------------------
+
+
+def _steps(values: list[float], sizes: list[int]) -> NDArray[np.float64]:
+    """Dev probabilities on isotonic steps: ``size`` comments per step, spread over 2e-6 as
+    the calibrator's tie-breaking slope spreads them."""
+    return np.concatenate(
+        [v + np.linspace(0.0, 2e-6, n) for v, n in zip(values, sizes, strict=True)]
+    )
+
+
+def test_flag_threshold_keeps_the_tuned_step_flagged() -> None:
+    """The shipped English bug: the tuned step sat at 0.384673-0.384675 and the threshold was
+    stored rounded to the nearest 4 decimals, 0.3847, which unflagged the whole step."""
+    from moderation.model.heads import displayed
+    from moderation.training import flag_threshold
+
+    p = _steps([0.20, 0.30, 0.384673, 0.60, 0.90], [40, 30, 25, 20, 20])
+    y = np.r_[np.zeros(40), np.ones(5), np.zeros(25), np.ones(18), np.zeros(7), np.ones(40)]
+    y = y.astype(int)
+    tuned = tune_threshold(y, p)
+    assert 0.384673 <= tuned < 0.38468  # the tuning wants the step flagged
+    assert round(tuned, 4) > p[(p >= 0.384673) & (p < 0.385)].max()  # the old bug
+    threshold = flag_threshold(y, p)
+    assert threshold == round(threshold, 4)  # stored on the grid results show
+    # Flags as results give them reproduce the tuned operating point, comment by comment.
+    assert np.array_equal(displayed(p) >= threshold, p >= tuned)
+
+
+def test_flag_threshold_handles_steps_closer_than_the_display() -> None:
+    """Two steps 2e-5 apart both show 0.5123: no stored threshold can flag one without the
+    other, so the tuning chooses among operating points the displayed values can express."""
+    from moderation.model.heads import displayed
+    from moderation.training import flag_threshold
+
+    p = _steps([0.30, 0.51229, 0.51231, 0.70], [30, 20, 20, 30])
+    y = np.r_[np.zeros(30), np.ones(4), np.zeros(16), np.ones(15), np.zeros(5), np.ones(30)]
+    y = y.astype(int)
+    assert len(set(displayed(p[30:70]).tolist())) == 1
+    threshold = flag_threshold(y, p)
+    flags = displayed(p) >= threshold
+    # Raw tuning would flag only the upper step; displayed, the steps are one, and the
+    # stored threshold reproduces exactly the displayed-scale optimum.
+    assert not np.array_equal(p >= tune_threshold(y, p), flags)
+    assert np.array_equal(flags, displayed(p) >= tune_threshold(y, displayed(p)))
+    best = max(_f1(y, displayed(p) >= t) for t in np.unique(displayed(p)))
+    assert _f1(y, flags) == pytest.approx(best)
+
+
+def _f1(y: NDArray[np.int_], flags: NDArray[np.bool_]) -> float:
+    tp = int((flags & (y == 1)).sum())
+    return 2 * tp / (int(flags.sum()) + int(y.sum()))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_flag_threshold_never_crosses_a_step(seed: int) -> None:
+    """Random isotonic-like dev scores: the stored threshold flags, on the displayed values,
+    exactly the comments at or above the displayed step it was tuned at, and that operating
+    point is the best the displayed values allow."""
+    from moderation.model.heads import displayed
+    from moderation.training import flag_threshold
+
+    rng = np.random.default_rng(seed)
+    steps = np.sort(rng.random(rng.integers(5, 40)))
+    sizes = rng.integers(1, 60, steps.size)
+    p = _steps(steps.tolist(), sizes.tolist())
+    y = (rng.random(p.size) < p).astype(int)
+    if not 0 < y.sum() < y.size:
+        return
+    threshold = flag_threshold(y, p)
+    assert threshold == round(threshold, 4)
+    shown = displayed(p)
+    flags = shown >= threshold
+    assert np.array_equal(flags, shown >= tune_threshold(y, shown))
+    best = max(_f1(y, shown >= t) for t in np.unique(shown))
+    assert _f1(y, flags) == pytest.approx(best)
+
+
+def test_trained_thresholds_reproduce_the_dev_operating_point(
+    polish_slice: list[LabelledText],
+) -> None:
+    """End to end: the thresholds ``train_language`` stores flag, on the dev split's displayed
+    probabilities, what the tuning chose; none is rounded across a step after tuning."""
+    from moderation.model.heads import displayed
+    from moderation.text.normalize import Normalizer
+
+    unmask = read_word_list(PROFANITY_FILE)
+    run = train_language(
+        "pl", polish_slice, unmask, TrainingConfig(toxicity_sources=None), lambda message: None
+    )
+    normalizer = Normalizer(unmask)
+    dev = [r for r in polish_slice if r.split == "dev"]
+    documents = run.model.featurizer.transform([normalizer.words(r.text) for r in dev])
+    shown = displayed(run.model.heads.probabilities(documents))
+    for column, attribute in enumerate(run.model.heads.attributes):
+        y = np.asarray([r.labels[attribute] for r in dev])
+        threshold = run.model.thresholds[attribute]
+        assert threshold == round(threshold, 4), attribute
+        tuned = tune_threshold(y, shown[:, column])
+        assert np.array_equal(shown[:, column] >= threshold, shown[:, column] >= tuned), attribute

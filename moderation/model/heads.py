@@ -16,6 +16,21 @@ from numpy.typing import NDArray
 #: Largest amount added to an isotonic calibration to make it strictly increasing.
 SLOPE = 1e-4
 
+#: Decimals of the probabilities a result shows. Flags compare these displayed values with
+#: the bundle's thresholds (themselves on this grid), and thresholds are tuned on them, so a
+#: reader who sees ``score >= threshold`` in a result always sees the flag, and vice versa.
+SCORE_DECIMALS = 4
+
+
+def displayed(probabilities: NDArray[np.floating]) -> NDArray[np.float64]:
+    """Probabilities as results show them: rounded to :data:`SCORE_DECIMALS` decimals.
+
+    The one rounding used for results, flags, threshold tuning and training's evaluation;
+    every value is the double nearest to ``k / 10**SCORE_DECIMALS``, so it compares exactly
+    with a threshold stored on the same grid.
+    """
+    return np.asarray(np.round(np.asarray(probabilities, dtype=np.float64), SCORE_DECIMALS))
+
 
 @dataclass(frozen=True)
 class Calibrator:
