@@ -45,6 +45,7 @@ class RunResult:
     sent: int = 0
     latencies: list[float] = field(default_factory=list)
     service_times: list[float] = field(default_factory=list)
+    dues: list[float] = field(default_factory=list)  # answered requests' due times (perf_counter)
     statuses: Counter[int] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
     wall: float = 0.0
@@ -173,6 +174,7 @@ async def _run(
         result.statuses[status] += 1
         result.latencies.append(finished - due)
         result.service_times.append(finished - started)
+        result.dues.append(due)
 
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     start = clock() + 0.05

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,7 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import live_server
-from _loadgen import RunResult, http_request, run_open_loop
+from _loadgen import RunResult, http_request, percentile, run_open_loop
 
 REPO = Path(__file__).resolve().parent.parent
 P99_TARGET_MS = 25.0
@@ -93,18 +95,89 @@ def started_server(args: argparse.Namespace) -> Iterator[tuple[str, int, str, An
 
 
 def run_at(
-    host: str, port: int, key: str, server: Any, rate: float, duration: float, offset: int
+    host: str,
+    port: int,
+    key: str,
+    server: Any,
+    rate: float,
+    duration: float,
+    offset: int,
+    sampler: CpuSampler | None = None,
 ) -> tuple[RunResult, float | None]:
     """One fixed-rate run; the server's CPU seconds during it when we started the server."""
     make = request_maker(host, port, key, RUN_ID)
     cpu_before = server.cpu_seconds() if server is not None else None
     busy_before = live_server.machine_busy_seconds()
-    result = run_open_loop(
-        host, port, make, rate=rate, duration=duration, check=_has_result, first_index=offset
-    )
+    if sampler is not None:
+        sampler.start()
+    try:
+        result = run_open_loop(
+            host, port, make, rate=rate, duration=duration, check=_has_result, first_index=offset
+        )
+    finally:
+        if sampler is not None:
+            sampler.stop()
     result.machine_busy = live_server.machine_busy_seconds() - busy_before
     server_cpu = server.cpu_seconds() - cpu_before if cpu_before is not None else None
     return result, server_cpu
+
+
+class CpuSampler:
+    """Every ``interval`` seconds on a thread: (perf_counter, server CPU s, machine busy s).
+
+    For ``--timeline``: a stall of the latencies can then be read against what the server
+    and the rest of the machine did in the same tenth of a second.
+    """
+
+    def __init__(self, server: Any, interval: float = 0.1) -> None:
+        self.server = server
+        self.interval = interval
+        self.samples: list[tuple[float, float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cpu-sampler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while True:
+            self.samples.append(
+                (time.perf_counter(), self.server.cpu_seconds(), live_server.machine_busy_seconds())
+            )
+            if self._stop.wait(self.interval):
+                return
+
+
+def write_timeline(path: Path, result: RunResult, sampler: CpuSampler) -> list[dict[str, Any]]:
+    """One JSON line per sampling interval: requests due in it, their p50/max latency (ms),
+    and the share of a core the server and the whole machine used; the 5 worst, returned."""
+    samples = sampler.samples
+    rows: list[dict[str, Any]] = []
+    order = sorted(range(len(result.dues)), key=result.dues.__getitem__)
+    cursor = 0
+    for (t0, server0, busy0), (t1, server1, busy1) in itertools.pairwise(samples):
+        latencies: list[float] = []
+        while cursor < len(order) and result.dues[order[cursor]] < t1:
+            if result.dues[order[cursor]] >= t0:
+                latencies.append(result.latencies[order[cursor]] * 1000)
+            cursor += 1
+        span = t1 - t0
+        rows.append(
+            {
+                "t": round(t0 - samples[0][0], 2),
+                "due": len(latencies),
+                "p50_ms": round(percentile(latencies, 50), 2) if latencies else None,
+                "max_ms": round(max(latencies), 2) if latencies else None,
+                "server_cores": round((server1 - server0) / span, 2),
+                "machine_cores": round((busy1 - busy0) / span, 2),
+            }
+        )
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return sorted(rows, key=lambda row: -(row["max_ms"] or 0.0))[:5]
 
 
 def describe(result: RunResult, server_cpu: float | None) -> dict[str, Any]:
@@ -205,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
         "--step-duration", type=float, default=20.0, help="seconds per --find-max step (20)"
     )
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE")
+    parser.add_argument(
+        "--timeline",
+        metavar="FILE",
+        help="(fixed-rate run, server started here) write per-0.1-s JSON lines to FILE: "
+        "latency of the requests due then, server and machine CPU",
+    )
     args = parser.parse_args(argv)
     if args.url and not args.key:
         parser.error("--url needs --key")
@@ -221,9 +300,15 @@ def main(argv: list[str] | None = None) -> int:
                 offset += warm.sent
                 print(f"warm-up at {top * share:.0f}/s: {warm.ok}/{warm.sent} ok", flush=True)
         if not args.find_max:
-            result, server_cpu = run_at(host, port, key, server, args.rate, args.duration, offset)
+            sampler = CpuSampler(server) if args.timeline and server is not None else None
+            result, server_cpu = run_at(
+                host, port, key, server, args.rate, args.duration, offset, sampler
+            )
             summary = describe(result, server_cpu)
             print_run(f"POST /v1/comments ({args.database})", summary)
+            if sampler is not None:
+                for row in write_timeline(Path(args.timeline), result, sampler):
+                    print(f"  worst tenth of a second: {row}")
             report["run"] = summary
             met = summary["errors"] == 0 and summary["p50_ms"] <= 5 and summary["p99_ms"] <= 25
             print(
