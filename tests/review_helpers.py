@@ -7,7 +7,7 @@ from typing import Any
 
 from moderation.attributes import ATTRIBUTES
 from moderation.policy import Decision
-from moderation.review import ArticleIn, CommentRecord, Principal, Store, Submission
+from moderation.review import ArticleIn, CommentRecord, Principal, QueueQuery, Store, Submission
 
 API = Principal("api_key", "cms", ("score", "submit", "read"))
 OLA = Principal("moderator", "ola", ("read",), "moderator")
@@ -69,3 +69,10 @@ def put(
     record, created = store.submit(submission, scored(language, **scores), decision, API)
     assert created
     return record
+
+
+def reject_as_insult(store: Store, comment_id: str) -> CommentRecord:
+    """OLA claims the oldest queued comments and rejects ``comment_id`` as an insult: an
+    author's past rejection, which the repeat-offender rule counts."""
+    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
+    return store.decide(comment_id, OLA, "reject", "insult", None)

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from review_helpers import ADMIN, API, JAN, OLA, Clock, put, scored
+from review_helpers import ADMIN, API, JAN, OLA, Clock, put, reject_as_insult, scored
 
 from moderation.errors import (
     ConflictError,
@@ -127,8 +127,7 @@ def test_submit_pending_decides_on_the_rejections_it_counts_in_the_transaction(
 ) -> None:
     put(store, "t-0", author="troll")
     put(store, "t-1", author="troll")
-    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
-    store.decide("t-0", OLA, "reject", "insult", None)
+    reject_as_insult(store, "t-0")
     clock.advance(10 * 86400)
     store.claim("ola", 5, 300, QueueQuery(order="oldest"))
     store.decide("t-1", OLA, "reject", "spam", None)
@@ -183,8 +182,7 @@ def test_submit_pending_reads_article_and_rejections_together_and_keeps_texts(
     # With an author and an article, the count and the article's row come from one SELECT:
     # the count must be the author's, the article inserted once, changed texts updated.
     put(store, "t-0", author="troll")  # article art-1, title "Tytuł"
-    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
-    store.decide("t-0", OLA, "reject", "insult", None)
+    reject_as_insult(store, "t-0")
     seen: dict[str, int] = {}
 
     def pending(comment_id: str, author: str, article: ArticleIn) -> Pending:
@@ -216,8 +214,7 @@ def test_one_submission_at_a_time_keeps_articles_counts_and_outbox(
     # The publishing system's usual call: one comment per request. On PostgreSQL this is the
     # one-statement path (a read, then one autocommit statement of CTEs); same results.
     put(store, "t-0", author="troll")
-    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
-    store.decide("t-0", OLA, "reject", "insult", None)
+    reject_as_insult(store, "t-0")
     seen: dict[str, int] = {}
 
     def one(comment_id: str, article: ArticleIn | None, action: str = "publish") -> Decision:
@@ -488,8 +485,7 @@ def test_author_history_and_recent_rejections(store: Store, clock: Clock) -> Non
     for n in range(3):
         put(store, f"c-{n}", toxicity=0.9, author="troll")
     put(store, "other", toxicity=0.9, author="someone")
-    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
-    store.decide("c-0", OLA, "reject", "insult", None)
+    reject_as_insult(store, "c-0")
     clock.advance(40 * 86400)
     store.claim("ola", 5, 300, QueueQuery(order="oldest"))
     store.decide("c-1", OLA, "reject", "spam", None)
@@ -581,8 +577,7 @@ def test_reopen_announces_the_new_status_and_uncounts_the_rejection(
     store: Store, clock: Clock
 ) -> None:
     put(store, "r-1", author="troll")
-    store.claim("ola", 5, 300, QueueQuery(order="oldest"))
-    store.decide("r-1", OLA, "reject", "insult", None)
+    reject_as_insult(store, "r-1")
     assert store.recent_rejections("troll", 30) == 1
     later = clock() + timedelta(days=1)  # past the leases of earlier looks at the outbox
     before = {item.comment_id: item.event for item in store.outbox_due(later, 50)}
