@@ -81,6 +81,27 @@ def test_the_article_context_changes_the_stance_scores(scorer: Scorer) -> None:
     assert with_article.stance["scores"]["against"] != unrelated.stance["scores"]["against"]
 
 
+def test_a_comment_scores_the_same_alone_and_in_a_batch_of_several_articles(
+    scorer: Scorer,
+) -> None:
+    # Alone (or under one article) the article's rows come stacked from a cache; a batch of
+    # several articles stacks them anew: both must read the same context.
+    butter = {"id": "b-1", "title": "Ceny masła rosną", "target": "Masło zdrożeje o połowę."}
+    texts = [
+        "Kazachstan wcale nie odwraca się od Rosji, to tylko pozory.",
+        "Masło po 20 zł? Nie wierzę, to przesada.",
+        "Zgadzam się z autorem.",
+    ]
+    articles: list[object] = [KAZAKHSTAN, butter, None]
+    batch = scorer.score(texts, articles=articles)
+    for _ in range(2):  # first from an empty article cache, then from the cache
+        for text, article, together in zip(texts, articles, batch, strict=True):
+            alone = scorer.score([text], articles=[article])[0]
+            assert alone.to_dict() == together.to_dict()
+    same_article = scorer.score(texts[:2], articles=[KAZAKHSTAN, KAZAKHSTAN])
+    assert same_article[0].to_dict() == batch[0].to_dict()
+
+
 def test_stance_spans_point_at_the_cue_words_in_the_original_text(scorer: Scorer) -> None:
     text = "Totalna BZDURA, propaganda jak zawsze"
     result = _scored(scorer, text, KAZAKHSTAN)

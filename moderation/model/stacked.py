@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,8 +22,9 @@ from moderation.model.stance import (
     STANCE_LABELS,
     Article,
     ClassHead,
+    References,
     Rows,
-    context_features,
+    context_block,
     cue_flags,
     negation_columns,
 )
@@ -86,7 +87,7 @@ class StackedHeads:
         if mixture is not None:
             heads.mixture = replace(mixture, weights=self.weights[:, column:])
         self.negations = negation_columns(model.featurizer)
-        self._articles: dict[tuple[str, str, str], tuple[Rows, Rows]] = {}
+        self._articles: dict[tuple[str, str, str], _ArticleRows] = {}
 
     @property
     def has_stance(self) -> bool:
@@ -156,45 +157,55 @@ class StackedHeads:
             return block
         # One row per distinct article (a batch holds few), then gathered per comment.
         slots: dict[tuple[str, str, str], int] = {}
-        targets = [_NO_ROW]
-        bodies = [_NO_ROW]
+        found: list[_ArticleRows] = []
         index = np.zeros(len(articles), dtype=np.int64)
         for position, article in enumerate(articles):
             if article is None:
                 continue
             slot = slots.get(article.key)
             if slot is None:
-                target, body = self._article_rows(article)
-                slot = slots[article.key] = len(targets)
-                targets.append(target)
-                bodies.append(body)
+                found.append(self._article_rows(article))
+                slot = slots[article.key] = len(found)
             index[position] = slot
+        if len(found) == 1:
+            # The service's case (one comment, or a batch under one article): stacked once.
+            references = found[0].alone
+        else:
+            references = References.of(
+                Rows.stack([_NO_ROW, *(rows.target for rows in found)]),
+                Rows.stack([_NO_ROW, *(rows.body for rows in found)]),
+            )
         documents = documents.tocsr()  # the cosines and cues read rows (large batches: CSC)
         negated, questioned = cue_flags(documents, self.negations, texts)
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
-        return context_features(
-            documents,
-            Rows.stack(targets),
-            Rows.stack(bodies),
-            index,
-            has_context,
-            negated,
-            questioned,
-            norms,
-        )
+        return context_block(documents, references, index, has_context, negated, questioned, norms)
 
-    def _article_rows(self, article: Article) -> tuple[Rows, Rows]:
+    def _article_rows(self, article: Article) -> _ArticleRows:
         found = self._articles.get(article.key)
         if found is None:
             words = self.normalizer.words
             rows = self.model.featurizer.transform(
                 [words(article.target), words(f"{article.title} {article.lead}")]
             )
-            found = (Rows.of(rows[0]), Rows.of(rows[1]))
+            found = _ArticleRows.of(Rows.of(rows[0]), Rows.of(rows[1]))
             if len(self._articles) >= ARTICLE_CACHE:
                 self._articles.clear()
             self._articles[article.key] = found
         return found
+
+
+class _ArticleRows(NamedTuple):
+    """One article's feature rows, kept between batches: its target statement, its title +
+    lead, and both stacked as the only article of a batch (slot 1; slot 0 is "none")."""
+
+    target: Rows
+    body: Rows
+    alone: References
+
+    @classmethod
+    def of(cls, target: Rows, body: Rows) -> _ArticleRows:
+        alone = References.of(Rows.stack([_NO_ROW, target]), Rows.stack([_NO_ROW, body]))
+        return cls(target, body, alone)
 
 
 def _softmax(logits: NDArray[np.float64]) -> NDArray[np.float64]:
