@@ -226,6 +226,8 @@ def _sparse_dots(
     comments: sp.csr_matrix, references: Rows, index: NDArray[np.int64]
 ) -> NDArray[np.float64]:
     """Dot product of each comment with its reference row, entry by entry."""
+    if comments.shape[0] == 1:
+        return _one_dot(comments, references, int(index[0]))
     n_cols = comments.shape[1]
     ref_rows = np.repeat(np.arange(references.n_rows), np.diff(references.indptr))
     ref_keys = ref_rows.astype(np.int64) * n_cols + references.indices
@@ -239,6 +241,23 @@ def _sparse_dots(
         products = np.zeros(keys.size)
     return np.asarray(
         np.bincount(entry_rows, weights=products, minlength=comments.shape[0]),
+        dtype=np.float64,
+    )
+
+
+def _one_dot(comments: sp.csr_matrix, references: Rows, row: int) -> NDArray[np.float64]:
+    """``_sparse_dots`` for a batch of one comment (the service's requests): a search in the
+    one reference row instead of keys over every row. The same products, summed in the
+    same order, so the same bits."""
+    start, stop = references.indptr[row], references.indptr[row + 1]
+    ref_indices = references.indices[start:stop]
+    if not ref_indices.size:
+        return np.zeros(1)
+    found = np.minimum(np.searchsorted(ref_indices, comments.indices), ref_indices.size - 1)
+    hit = ref_indices[found] == comments.indices
+    products = np.where(hit, comments.data * references.data[start:stop][found], 0.0)
+    return np.asarray(
+        np.bincount(np.zeros(products.size, dtype=np.intp), weights=products, minlength=1),
         dtype=np.float64,
     )
 
