@@ -1,0 +1,209 @@
+/* TF-IDF rows of a large batch times the stacked head weights, in one compiled pass.
+ *
+ * Optional: ``moderation/model/features.py`` uses it when it was built (``setup.py``, a C
+ * compiler at install time) and falls back to scipy's CSC build and product otherwise. It
+ * computes exactly what that path computes, in the same order, so the results are the same
+ * to the bit:
+ *
+ *   - the (document, column) n-gram entries are bucketed by column, documents in order
+ *     within a column (a counting sort: scipy's COO to CSC does the same);
+ *   - each distinct entry's value is float32 (log(count) + 1) * idf, log taken from a table
+ *     NumPy's own float32 log filled (``logs[c - 1]`` = log(c));
+ *   - each document's word and character block norms are float64 sums of the float32
+ *     squares, column by column (``np.bincount`` over CSC order);
+ *   - the block scales are float32 of 1 / norm and char_weight / norm (0 for an empty block);
+ *   - the product adds float32 (value * scale) * weight into a float32 row, column by
+ *     column (scipy's ``csc_matvecs``).
+ *
+ * Built with -ffp-contract=off: a fused multiply-add would round differently.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+static int
+product(int64_t n_docs, const int64_t *lengths, const int64_t *ids, int64_t n_table,
+        const int64_t *char_ptr,
+        const int32_t *chars, int64_t n_wentries, const int64_t *word_rows,
+        const int64_t *word_cols, int64_t n_word, int64_t width, const float *idf,
+        const float *logs, int64_t n_logs, double char_weight, const float *weights, int64_t k,
+        float *out, float *word_scale, float *char_scale)
+{
+    int64_t total = n_wentries, u = 0;
+    for (int64_t d = 0; d < n_docs; d++)
+        for (int64_t end = u + lengths[d]; u < end; u++) {
+            if (ids[u] < 0 || ids[u] >= n_table)
+                return -4;
+            total += char_ptr[ids[u] + 1] - char_ptr[ids[u]];
+        }
+    if (total >= INT32_MAX)
+        return -2;
+    for (int64_t i = 0; i < n_wentries; i++)
+        if (word_cols[i] < 0 || word_cols[i] >= n_word || word_rows[i] < 0 || word_rows[i] >= n_docs)
+            return -4;
+    int32_t *cursor = calloc((size_t)width + 1, sizeof(int32_t));
+    int32_t *rows = malloc((size_t)(total ? total : 1) * sizeof(int32_t));
+    float *values = malloc((size_t)(total ? total : 1) * sizeof(float));
+    double *norms = calloc((size_t)(2 * n_docs + 1), sizeof(double));
+    int rc = 0;
+    if (!cursor || !rows || !values || !norms) {
+        rc = -1;
+        goto done;
+    }
+    /* Count the entries of each column, then place them: words first, then characters
+       document by document, so within a column the documents come in order. */
+    for (int64_t i = 0; i < n_wentries; i++)
+        cursor[word_cols[i] + 1]++;
+    u = 0;
+    for (int64_t d = 0; d < n_docs; d++)
+        for (int64_t end = u + lengths[d]; u < end; u++) {
+            const int32_t *c = chars + char_ptr[ids[u]], *last = chars + char_ptr[ids[u] + 1];
+            for (; c < last; c++) {
+                if (*c < 0 || *c >= width - n_word) {
+                    rc = -4;
+                    goto done;
+                }
+                cursor[n_word + *c + 1]++;
+            }
+        }
+    for (int64_t j = 0; j < width; j++)
+        cursor[j + 1] += cursor[j];
+    for (int64_t i = 0; i < n_wentries; i++)
+        rows[cursor[word_cols[i]]++] = (int32_t)word_rows[i];
+    u = 0;
+    for (int64_t d = 0; d < n_docs; d++)
+        for (int64_t end = u + lengths[d]; u < end; u++) {
+            const int32_t *c = chars + char_ptr[ids[u]], *last = chars + char_ptr[ids[u] + 1];
+            for (; c < last; c++)
+                rows[cursor[n_word + *c]++] = (int32_t)d;
+        }
+    /* Column j now spans [cursor[j - 1], cursor[j]). Repeated documents are merged into one
+       entry with its value (kept in place), and the block norms summed. */
+    int64_t begin = 0, kept = 0;
+    for (int64_t j = 0; j < width; j++) {
+        int64_t end = cursor[j];
+        double *block = norms + (j >= n_word);
+        float idf_j = idf[j];
+        for (int64_t i = begin; i < end;) {
+            int32_t d = rows[i];
+            int64_t first = i++;
+            while (i < end && rows[i] == d)
+                i++;
+            int64_t count = i - first;
+            if (count > n_logs) {
+                rc = -3;
+                goto done;
+            }
+            float value = logs[count - 1];
+            value += 1.0f;
+            value *= idf_j;
+            float square = value * value;
+            block[2 * d] += (double)square;
+            rows[kept] = d;
+            values[kept++] = value;
+        }
+        cursor[j] = (int32_t)kept;
+        begin = end;
+    }
+    for (int64_t d = 0; d < n_docs; d++) {
+        double word = sqrt(norms[2 * d]), chr = sqrt(norms[2 * d + 1]);
+        word_scale[d] = word > 0 ? (float)(1.0 / word) : 0.0f;
+        char_scale[d] = chr > 0 ? (float)(char_weight / chr) : 0.0f;
+    }
+    int64_t i = 0;
+    for (int64_t j = 0; j < width; j++) {
+        int64_t end = cursor[j];
+        if (i == end)
+            continue;
+        const float *restrict w = weights + j * k;
+        const float *restrict scale = j >= n_word ? char_scale : word_scale;
+        for (; i < end; i++) {
+            int32_t d = rows[i];
+            float a = values[i] * scale[d];
+            float *restrict y = out + (int64_t)d * k;
+            for (int64_t q = 0; q < k; q++)
+                y[q] += a * w[q];
+        }
+    }
+done:
+    free(cursor);
+    free(rows);
+    free(values);
+    free(norms);
+    return rc;
+}
+
+/* A contiguous buffer of n items of the given size (and writable when asked). */
+static int
+check(Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t n, const char *name)
+{
+    if (view->itemsize != itemsize || view->len != n * itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes", name, n, itemsize);
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+tfidf_product(PyObject *self, PyObject *args)
+{
+    Py_buffer b[13] = {{0}};
+    long long n_word, width;
+    double char_weight;
+    PyObject *result = NULL;
+    /* lengths, ids, char_ptr, chars, word_rows, word_cols, idf, logs, weights (read);
+       out, word_scale, char_scale (written); then n_word, width, char_weight */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*w*w*w*LLd", &b[0], &b[1], &b[2], &b[3],
+                          &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &b[11], &n_word,
+                          &width, &char_weight))
+        return NULL;
+    Py_ssize_t n_docs = b[0].len / 8, n_units = b[1].len / 8, n_table = b[2].len / 8 - 1;
+    int64_t units_listed = 0;
+    Py_ssize_t n_w = b[4].len / 8, k = width > 0 ? b[8].len / 4 / width : 0;
+    if (check(&b[0], 8, n_docs, "lengths") || check(&b[1], 8, n_units, "ids") ||
+        check(&b[2], 8, n_table + 1, "char_ptr") || check(&b[3], 4, b[3].len / 4, "chars") ||
+        check(&b[4], 8, n_w, "word_rows") || check(&b[5], 8, n_w, "word_cols") ||
+        check(&b[6], 4, width, "idf") || check(&b[8], 4, width * k, "weights") ||
+        check(&b[9], 4, n_docs * k, "out") || check(&b[10], 4, n_docs, "word_scale") ||
+        check(&b[11], 4, n_docs, "char_scale"))
+        goto done;
+    for (Py_ssize_t d = 0; d < n_docs; d++)
+        units_listed += ((const int64_t *)b[0].buf)[d];
+    if (units_listed != n_units || n_word < 0 || n_word > width) {
+        PyErr_SetString(PyExc_ValueError, "lengths do not add up to the unit ids given");
+        goto done;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = product(n_docs, b[0].buf, b[1].buf, n_table, b[2].buf, b[3].buf, n_w, b[4].buf, b[5].buf,
+                 n_word, width, b[6].buf, b[7].buf, b[7].len / 4, char_weight, b[8].buf, k,
+                 b[9].buf, b[10].buf, b[11].buf);
+    Py_END_ALLOW_THREADS
+    if (rc == -1)
+        PyErr_NoMemory();
+    else
+        result = PyLong_FromLong(rc);
+done:
+    for (int i = 0; i < 12; i++)
+        if (b[i].obj != NULL)
+            PyBuffer_Release(&b[i]);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"tfidf_product", tfidf_product, METH_VARARGS,
+     "TF-IDF rows of a batch times the head weights; 0, or a negative code when the caller "
+     "must fall back (-2 too many entries, -3 a count past the log table, -4 an index out "
+     "of range)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tfidf", NULL, -1, methods};
+
+PyMODINIT_FUNC
+PyInit__tfidf(void)
+{
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,21 @@
+# The compiled kernel (``_tfidf.c``, built by setup.py when a C compiler is there).
+from typing import Any
+
+def tfidf_product(
+    lengths: Any,
+    ids: Any,
+    char_ptr: Any,
+    chars: Any,
+    word_rows: Any,
+    word_cols: Any,
+    idf: Any,
+    logs: Any,
+    weights: Any,
+    out: Any,
+    word_scale: Any,
+    char_scale: Any,
+    n_word: int,
+    width: int,
+    char_weight: float,
+    /,
+) -> int: ...
