@@ -239,15 +239,15 @@ def test_the_compiled_kernel_gives_the_scipy_path_bit_for_bit(
     scorer: Scorer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Large batches without articles read the heads' product from the compiled kernel
-    (``_tfidf.c``, when built): its numbers must be those of the SciPy rows times the
+    (``_kernels.c``, when built): its numbers must be those of the SciPy rows times the
     weights to the bit, and results identical with the kernel and without it."""
     import numpy as np
     from conftest import OWN_DIR
 
-    from moderation.model import features
+    from moderation.model import compiled
     from moderation.training import read_own_corpus
 
-    if features._tfidf is None:
+    if compiled.kernels is None:
         pytest.skip("the compiled kernel was not built (no C compiler at install)")
     texts = [record.text for record in read_own_corpus(OWN_DIR)[:300]]
     texts += ["kurwa" * 100, "a " * 3000, "ąęłó " * 50, "x", "Ты дурак", "😀 ty"]
@@ -266,6 +266,6 @@ def test_the_compiled_kernel_gives_the_scipy_path_bit_for_bit(
     assert fast[1].word_scale.tobytes() == layout.word_scale.tobytes()
     assert fast[1].char_scale.tobytes() == layout.char_scale.tobytes()
     with_kernel = [outcome.to_dict() for outcome in scorer.score(texts)]
-    monkeypatch.setattr(features, "_tfidf", None)
+    monkeypatch.setattr(compiled, "kernels", None)
     without = [outcome.to_dict() for outcome in scorer.score(texts)]
     assert with_kernel == without

@@ -14,23 +14,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from moderation.model import compiled
 from moderation.model.int_table import IntTable
 
 if TYPE_CHECKING:
     from moderation.model.unit_table import TableView
 
-_tfidf: ModuleType | None
-try:  # the optional compiled kernel (setup.py); without it, the SciPy path gives the same
-    from moderation.model import _tfidf
-except ImportError:  # pragma: no cover - depends on how the package was installed
-    _tfidf = None
 
 _EMPTY32 = np.zeros(0, dtype=np.int32)
 _EMPTY64 = np.zeros(0, dtype=np.int64)
@@ -191,14 +186,15 @@ class TextFeaturizer:
         weights: NDArray[np.float32],
     ) -> tuple[NDArray[np.float64], UnitLayout] | None:
         """``transform_units(table, ids, lengths)[0] @ weights`` (as float64) and the
-        layout, computed by the compiled kernel (``_tfidf.c``) without building the matrix:
+        layout, computed by the compiled kernel (``_kernels.c``) without building the matrix:
         the same numbers added in the same order, so the same to the bit.
 
         None when the kernel was not built, for small batches (``SMALL_BATCH_ENTRIES``:
         the NumPy path costs less there), or when the kernel declines the batch (a count
         past its log table): the caller then takes ``transform_units``.
         """
-        if _tfidf is None or weights.dtype != np.float32 or not weights.flags.c_contiguous:
+        kernels = compiled.kernels
+        if kernels is None or weights.dtype != np.float32 or not weights.flags.c_contiguous:
             return None
         n_docs = len(lengths)
         unit_doc = np.repeat(np.arange(n_docs), lengths)
@@ -210,7 +206,7 @@ class TextFeaturizer:
         product = np.zeros((n_docs, weights.shape[1]), dtype=np.float32)
         word_scale = np.empty(n_docs, dtype=np.float32)
         char_scale = np.empty(n_docs, dtype=np.float32)
-        code = _tfidf.tfidf_product(
+        code = kernels.tfidf_product(
             np.ascontiguousarray(lengths, dtype=np.int64),
             np.ascontiguousarray(ids, dtype=np.int64),
             np.ascontiguousarray(char_ptr, dtype=np.int64),

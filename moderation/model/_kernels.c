@@ -1,4 +1,7 @@
-/* TF-IDF rows of a large batch times the stacked head weights, in one compiled pass.
+/* Compiled kernels, optional: TF-IDF rows of a large batch times the stacked head weights
+ * (tfidf_product), and raw tokens to unit ids from the token index (token_lookup).
+ *
+ * tfidf_product: the TF-IDF rows times the head weights in one compiled pass.
  *
  * Optional: ``moderation/model/features.py`` uses it when it was built (``setup.py``, a C
  * compiler at install time) and falls back to scipy's CSC build and product otherwise. It
@@ -149,7 +152,7 @@ check(Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t n, const char *name)
 static PyObject *
 tfidf_product(PyObject *self, PyObject *args)
 {
-    Py_buffer b[13] = {{0}};
+    Py_buffer b[12] = {{0}};
     long long n_word, width;
     double char_weight;
     PyObject *result = NULL;
@@ -159,6 +162,7 @@ tfidf_product(PyObject *self, PyObject *args)
                           &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &b[11], &n_word,
                           &width, &char_weight))
         return NULL;
+    (void)self;
     Py_ssize_t n_docs = b[0].len / 8, n_units = b[1].len / 8, n_table = b[2].len / 8 - 1;
     int64_t units_listed = 0;
     Py_ssize_t n_w = b[4].len / 8, k = width > 0 ? b[8].len / 4 / width : 0;
@@ -192,18 +196,101 @@ done:
     return result;
 }
 
+
+/* Unit ids of a batch's raw tokens from ``TokenIndex``'s table (token_index.py does the
+ * same in NumPy): each token's polynomial hash of its code points (0 for tokens longer than
+ * max_token, which are never indexed), linear probing from the slot its mixed hash picks,
+ * the first entry with that hash confirmed code point by code point; -1 when not found. */
+static PyObject *
+token_lookup(PyObject *self, PyObject *args)
+{
+    Py_buffer b[12] = {{0}};
+    unsigned long long mix;
+    int bits, probes;
+    PyObject *result = NULL;
+    /* codes, begins, ends, slots, hashes, units, lengths, starts, stored codes, powers
+       (read); found units, token hashes (written); mix, slot bits, probes */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*y*y*y*y*w*w*Kii", &b[0], &b[1], &b[2], &b[3],
+                          &b[4], &b[5], &b[6], &b[7], &b[8], &b[9], &b[10], &b[11], &mix,
+                          &bits, &probes))
+        return NULL;
+    (void)self;
+    Py_ssize_t n_codes = b[0].len / 4, n = b[1].len / 8, n_slots = b[3].len / 4;
+    Py_ssize_t n_entries = b[4].len / 8, n_stored = b[8].len / 4, max_token = b[9].len / 8;
+    if (check(&b[0], 4, n_codes, "codes") || check(&b[1], 8, n, "begins") ||
+        check(&b[2], 8, n, "ends") || check(&b[3], 4, n_slots, "slots") ||
+        check(&b[4], 8, n_entries, "hashes") || check(&b[5], 8, n_entries, "units") ||
+        check(&b[6], 8, n_entries, "lengths") || check(&b[7], 8, n_entries, "starts") ||
+        check(&b[8], 4, n_stored, "stored codes") || check(&b[9], 8, max_token, "powers") ||
+        check(&b[10], 8, n, "found") || check(&b[11], 8, n, "token hashes"))
+        goto done;
+    if (bits < 1 || bits > 62 || n_slots != ((Py_ssize_t)1 << bits)) {
+        PyErr_SetString(PyExc_ValueError, "slot table size is not 2 ** bits");
+        goto done;
+    }
+    const uint32_t *codes = b[0].buf, *stored_codes = b[8].buf;
+    const int64_t *begins = b[1].buf, *ends = b[2].buf, *units = b[5].buf;
+    const int64_t *lengths = b[6].buf, *starts = b[7].buf;
+    const int32_t *slots = b[3].buf;
+    const uint64_t *hashes = b[4].buf, *powers = b[9].buf;
+    int64_t *found = b[10].buf;
+    uint64_t *token_hashes = b[11].buf;
+    for (Py_ssize_t t = 0; t < n; t++) {
+        int64_t begin = begins[t], length = ends[t] - begin;
+        if (begin < 0 || length < 0 || ends[t] > n_codes) {
+            PyErr_SetString(PyExc_ValueError, "token bounds outside the code points");
+            goto done;
+        }
+        found[t] = -1;
+        if (length > max_token) {
+            token_hashes[t] = 0;
+            continue;
+        }
+        uint64_t h = 0;
+        for (int64_t i = 0; i < length; i++)
+            h += (uint64_t)codes[begin + i] * powers[i];
+        token_hashes[t] = h;
+        uint64_t slot = (h * (uint64_t)mix) >> (64 - bits);
+        for (int p = 0; p < probes; p++) {
+            int32_t entry = slots[slot];
+            if (entry < 0 || entry >= n_entries)
+                break;
+            if (hashes[entry] == h) {
+                int64_t start = starts[entry];
+                if (lengths[entry] == length && start >= 0 && start + length <= n_stored) {
+                    int64_t i = 0;
+                    while (i < length && stored_codes[start + i] == codes[begin + i])
+                        i++;
+                    if (i == length)
+                        found[t] = units[entry];
+                }
+                break;
+            }
+            slot = (slot + 1) & (uint64_t)(n_slots - 1);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    for (int i = 0; i < 12; i++)
+        if (b[i].obj != NULL)
+            PyBuffer_Release(&b[i]);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tfidf_product", tfidf_product, METH_VARARGS,
      "TF-IDF rows of a batch times the head weights; 0, or a negative code when the caller "
      "must fall back (-2 too many entries, -3 a count past the log table, -4 an index out "
      "of range)."},
+    {"token_lookup", token_lookup, METH_VARARGS,
+     "Unit ids of raw tokens from TokenIndex's table (-1: not found), and their hashes."},
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_tfidf", NULL, -1, methods};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_kernels", NULL, -1, methods};
 
 PyMODINIT_FUNC
-PyInit__tfidf(void)
+PyInit__kernels(void)
 {
     return PyModule_Create(&module);
 }
