@@ -1,5 +1,6 @@
 /* Compiled kernels, optional: TF-IDF rows of a large batch times the stacked head weights
- * (tfidf_product), and raw tokens to unit ids from the token index (token_lookup).
+ * (tfidf_product), raw tokens to unit ids from the token index (token_lookup), and the
+ * bigram columns' hash table (int_lookup). Each returns what its NumPy path returns.
  *
  * tfidf_product: the TF-IDF rows times the head weights in one compiled pass.
  *
@@ -289,6 +290,50 @@ done:
     return result;
 }
 
+/* ``IntTable.get`` (int_table.py): the value of each query key, -1 when absent; linear
+ * probing from the slot the mixed key picks, over a table at most half full. */
+static PyObject *
+int_lookup(PyObject *self, PyObject *args)
+{
+    Py_buffer b[4] = {{0}};
+    unsigned long long mix;
+    int bits;
+    PyObject *result = NULL;
+    /* table keys, table values, queries (read); out (written); mix, slot bits */
+    if (!PyArg_ParseTuple(args, "y*y*y*w*Ki", &b[0], &b[1], &b[2], &b[3], &mix, &bits))
+        return NULL;
+    (void)self;
+    Py_ssize_t size = b[0].len / 8, n = b[2].len / 8;
+    if (check(&b[0], 8, size, "keys") || check(&b[1], 8, size, "values") ||
+        check(&b[2], 8, n, "queries") || check(&b[3], 8, n, "out"))
+        goto done;
+    if (bits < 1 || bits > 62 || size != ((Py_ssize_t)1 << bits)) {
+        PyErr_SetString(PyExc_ValueError, "table size is not 2 ** bits");
+        goto done;
+    }
+    const int64_t *keys = b[0].buf, *values = b[1].buf, *queries = b[2].buf;
+    int64_t *out = b[3].buf;
+    for (Py_ssize_t t = 0; t < n; t++) {
+        int64_t query = queries[t];
+        uint64_t slot = ((uint64_t)query * (uint64_t)mix) >> (64 - bits);
+        out[t] = -1;
+        for (Py_ssize_t p = 0; p < size; p++) {
+            int64_t key = keys[slot];
+            if (key == query) {
+                out[t] = values[slot];
+                break;
+            }
+            if (key < 0)
+                break;
+            slot = (slot + 1) & (uint64_t)(size - 1);
+        }
+    }
+    result = Py_NewRef(Py_None);
+done:
+    release(b, 4);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tfidf_product", tfidf_product, METH_VARARGS,
      "TF-IDF rows of a batch times the head weights; 0, or a negative code when the caller "
@@ -296,6 +341,8 @@ static PyMethodDef methods[] = {
      "of range)."},
     {"token_lookup", token_lookup, METH_VARARGS,
      "Unit ids of raw tokens from TokenIndex's table (-1: not found), and their hashes."},
+    {"int_lookup", int_lookup, METH_VARARGS,
+     "IntTable.get: each query key's value in the table, -1 when absent."},
     {NULL, NULL, 0, NULL},
 };
 

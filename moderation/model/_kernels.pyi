@@ -37,3 +37,6 @@ def token_lookup(
     probes: int,
     /,
 ) -> None: ...
+def int_lookup(
+    keys: Any, values: Any, queries: Any, out: Any, mix: int, bits: int, /
+) -> None: ...
