@@ -1,6 +1,7 @@
 /* Compiled kernels, optional: TF-IDF rows of a large batch times the stacked head weights
- * (tfidf_product), raw tokens to unit ids from the token index (token_lookup), and the
- * bigram columns' hash table (int_lookup). Each returns what its NumPy path returns.
+ * (tfidf_product), raw tokens to unit ids from the token index (token_lookup), the bigram
+ * columns' hash table (int_lookup) and py3langid's automaton walk (langid_visits). Each
+ * returns what its NumPy/Python path returns.
  *
  * tfidf_product: the TF-IDF rows times the head weights in one compiled pass.
  *
@@ -334,6 +335,92 @@ done:
     return result;
 }
 
+/* py3langid's ``visit_counts`` for many byte strings (langid_batch.py): each text walks the
+ * byte automaton from state 0, and the features its states emit are counted, in the order
+ * each is first seen in that text (a ``Counter``'s order). Writes every text's distinct
+ * features and counts one text after another, and how many each text has. */
+static PyObject *
+langid_visits(PyObject *self, PyObject *args)
+{
+    Py_buffer b[8] = {{0}};
+    PyObject *result = NULL;
+    int32_t *last = NULL, *where = NULL;
+    /* bytes, text ends, next state, row base, state output (read); features, counts,
+       per-text feature counts (written) */
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*w*w*w*", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+                          &b[6], &b[7]))
+        return NULL;
+    (void)self;
+    Py_ssize_t n_bytes = b[0].len, n = b[1].len / 8, step = b[2].itemsize;
+    Py_ssize_t n_next = step > 0 ? b[2].len / step : 0, n_states = b[4].len / 4;
+    if (check(&b[1], 8, n, "ends") || check(&b[3], 8, n_states, "rowbase") ||
+        check(&b[4], 4, n_states, "output") || check(&b[5], 4, n_bytes, "features") ||
+        check(&b[6], 4, n_bytes, "counts") || check(&b[7], 8, n, "sizes"))
+        goto done;
+    if (step != 1 && step != 2 && step != 4) {
+        PyErr_SetString(PyExc_ValueError, "next-state table of 1, 2 or 4 byte items expected");
+        goto done;
+    }
+    const uint8_t *data = b[0].buf, *next8 = b[2].buf;
+    const uint16_t *next16 = b[2].buf;
+    const uint32_t *next32 = b[2].buf;
+    const int64_t *ends = b[1].buf, *rowbase = b[3].buf;
+    const int32_t *output = b[4].buf;
+    int32_t *features = b[5].buf, *counts = b[6].buf;
+    int64_t *sizes = b[7].buf;
+    int32_t n_features = 0;
+    for (Py_ssize_t s = 0; s < n_states; s++)
+        if (output[s] >= n_features)
+            n_features = output[s] + 1;
+    last = malloc(((size_t)n_features + 1) * sizeof(int32_t));
+    where = malloc(((size_t)n_features + 1) * sizeof(int32_t));
+    if (!last || !where) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (int32_t f = 0; f < n_features; f++)
+        last[f] = -1;
+    int64_t begin = 0, kept = 0;
+    for (Py_ssize_t t = 0; t < n; t++) {
+        int64_t end = ends[t], first = kept;
+        if (end < begin || end > n_bytes) {
+            PyErr_SetString(PyExc_ValueError, "text ends outside the bytes");
+            goto done;
+        }
+        int64_t state = 0;
+        for (int64_t i = begin; i < end; i++) {
+            int64_t at = rowbase[state] + data[i];
+            if (at < 0 || at >= n_next) {
+                PyErr_SetString(PyExc_ValueError, "automaton step outside its table");
+                goto done;
+            }
+            state = step == 2 ? next16[at] : step == 4 ? (int64_t)next32[at] : next8[at];
+            if (state >= n_states) {
+                PyErr_SetString(PyExc_ValueError, "automaton state outside its table");
+                goto done;
+            }
+            int32_t f = output[state];
+            if (f < 0)
+                continue;
+            if (last[f] != (int32_t)t) {
+                last[f] = (int32_t)t;
+                where[f] = (int32_t)kept;
+                features[kept] = f;
+                counts[kept++] = 1;
+            } else
+                counts[where[f]]++;
+        }
+        sizes[t] = kept - first;
+        begin = end;
+    }
+    result = Py_NewRef(Py_None);
+done:
+    free(last);
+    free(where);
+    release(b, 8);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"tfidf_product", tfidf_product, METH_VARARGS,
      "TF-IDF rows of a batch times the head weights; 0, or a negative code when the caller "
@@ -343,6 +430,8 @@ static PyMethodDef methods[] = {
      "Unit ids of raw tokens from TokenIndex's table (-1: not found), and their hashes."},
     {"int_lookup", int_lookup, METH_VARARGS,
      "IntTable.get: each query key's value in the table, -1 when absent."},
+    {"langid_visits", langid_visits, METH_VARARGS,
+     "py3langid's feature counts of many byte strings, each in first-seen order."},
     {NULL, NULL, 0, NULL},
 };
 

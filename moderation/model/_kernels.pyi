@@ -40,3 +40,14 @@ def token_lookup(
 def int_lookup(
     keys: Any, values: Any, queries: Any, out: Any, mix: int, bits: int, /
 ) -> None: ...
+def langid_visits(
+    data: Any,
+    ends: Any,
+    nextmove: Any,
+    rowbase: Any,
+    output: Any,
+    features: Any,
+    counts: Any,
+    sizes: Any,
+    /,
+) -> None: ...
