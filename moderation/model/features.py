@@ -189,20 +189,21 @@ class TextFeaturizer:
         layout, computed by the compiled kernel (``_kernels.c``) without building the matrix:
         the same numbers added in the same order, so the same to the bit.
 
-        None when the kernel was not built, for small batches (``SMALL_BATCH_ENTRIES``:
-        the NumPy path costs less there), or when the kernel declines the batch (a count
-        past its log table): the caller then takes ``transform_units``.
+        None when the kernel was not built, for small batches (at most
+        ``SMALL_BATCH_ENTRIES`` character n-grams: the NumPy path costs less there), or when
+        the kernel declines the batch (a count past its log table): the caller then takes
+        ``transform_units``.
         """
         kernels = compiled.kernels
         if kernels is None or weights.dtype != np.float32 or not weights.flags.c_contiguous:
             return None
+        char_ptr = table.char_ptr
+        if int((char_ptr[ids + 1] - char_ptr[ids]).sum()) <= SMALL_BATCH_ENTRIES:
+            return None  # decided before any other work: a request's call must not pay twice
         n_docs = len(lengths)
         unit_doc = np.repeat(np.arange(n_docs), lengths)
         unigrams, unigram_sizes = table.unigrams(ids)
         word_cols, word_rows = self._word_columns(unigrams, np.repeat(unit_doc, unigram_sizes))
-        char_ptr = table.char_ptr
-        if word_rows.size + int((char_ptr[ids + 1] - char_ptr[ids]).sum()) <= SMALL_BATCH_ENTRIES:
-            return None
         product = np.zeros((n_docs, weights.shape[1]), dtype=np.float32)
         word_scale = np.empty(n_docs, dtype=np.float32)
         char_scale = np.empty(n_docs, dtype=np.float32)
