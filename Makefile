@@ -1,4 +1,5 @@
-# Two commands do all the set-up on a fresh clone (only Python needed):
+# Two commands do all the set-up on a fresh clone (only Python needed; a C compiler, when there,
+# also builds the optional kernels of moderation/model/_kernels.c):
 #   make serve   -> virtual environment, install, train on the embedded corpus if no bundle, then run the service
 #   make test    -> virtual environment, install, run the test suite
 PYTHON ?= python3
@@ -12,7 +13,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+$(VENV)/.installed: pyproject.toml setup.py moderation/model/_kernels.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 

@@ -266,12 +266,27 @@ class Scorer:
         model = self.bundle.models[language]
         cache = self.units[language]
         encoded = cache.encode_batch([item.parts for item in items])
-        documents, layout = model.featurizer.transform_units(
-            encoded.view, encoded.ids, encoded.lengths
-        )
         heads = self.heads[language]
+        articles = [item.article for item in items]
+        documents = None
+        # Without articles only the product of the rows with the heads is read: the
+        # compiled kernel gives it without building the rows (same numbers), when built.
+        fast = (
+            model.featurizer.weighted_units(
+                encoded.view, encoded.ids, encoded.lengths, heads.weights
+            )
+            if all(article is None for article in articles)
+            else None
+        )
+        if fast is not None:
+            raw, layout = fast
+        else:
+            raw = None
+            documents, layout = model.featurizer.transform_units(
+                encoded.view, encoded.ids, encoded.lengths
+            )
         texts = [item.text for item in items]
-        readout = heads.read(documents, texts, [item.article for item in items], layout.row_norms())
+        readout = heads.read(documents, texts, articles, layout.row_norms(), raw)
         spans = top_spans(
             heads.span_weights,
             heads.span_names,

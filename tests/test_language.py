@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from moderation.attributes import SUPPORTED_LANGUAGES
+from moderation.model import compiled
 from moderation.text.langid_batch import WALK_TOGETHER
 from moderation.text.language import LanguageDetector, LanguageGuess
 from moderation.text.normalize import strip_invisible
@@ -130,9 +131,17 @@ def test_markup_and_links_do_not_decide_the_language(
     assert detector.detect(text).language == language
 
 
-def test_batched_ranking_is_py3langids_own_bit_for_bit(detector: LanguageDetector) -> None:
-    """``BatchRanker`` walks py3langid's automaton for many texts at once: every text's
-    ranking must be the one ``LanguageIdentifier.rank`` gives it alone, to the last bit."""
+@pytest.mark.parametrize("compiled_walk", [True, False])
+def test_batched_ranking_is_py3langids_own_bit_for_bit(
+    detector: LanguageDetector, compiled_walk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``BatchRanker`` walks py3langid's automaton for many texts at once (in NumPy, or in
+    the compiled kernel when built): every text's ranking must be the one
+    ``LanguageIdentifier.rank`` gives it alone, to the last bit."""
+    if compiled_walk and compiled.kernels is None:
+        pytest.skip("the compiled kernels were not built (no C compiler at install)")
+    if not compiled_walk:
+        monkeypatch.setattr(compiled, "kernels", None)
     ranker = detector._model()
     texts = [
         *POLISH,

@@ -233,3 +233,39 @@ def test_flags_agree_with_the_scores_results_show(scorer: Scorer) -> None:
     finally:
         model.thresholds.clear()
         model.thresholds.update(saved)
+
+
+def test_the_compiled_kernel_gives_the_scipy_path_bit_for_bit(
+    scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Large batches without articles read the heads' product from the compiled kernel
+    (``_kernels.c``, when built): its numbers must be those of the SciPy rows times the
+    weights to the bit, and results identical with the kernel and without it."""
+    import numpy as np
+    from conftest import OWN_DIR
+
+    from moderation.model import compiled
+    from moderation.training import read_own_corpus
+
+    if compiled.kernels is None:
+        pytest.skip("the compiled kernel was not built (no C compiler at install)")
+    texts = [record.text for record in read_own_corpus(OWN_DIR)[:300]]
+    texts += ["kurwa" * 100, "a " * 3000, "ąęłó " * 50, "x", "Ты дурак", "😀 ty"]
+    model = scorer.bundle.models["pl"]
+    heads = scorer.heads["pl"]
+    encoded = scorer.units["pl"].encode_batch([((text, 0),) for text in texts])
+    fast = model.featurizer.weighted_units(
+        encoded.view, encoded.ids, encoded.lengths, heads.weights
+    )
+    assert fast is not None
+    documents, layout = model.featurizer.transform_units(
+        encoded.view, encoded.ids, encoded.lengths
+    )
+    expected = np.asarray(documents @ heads.weights, dtype=np.float64)
+    assert fast[0].tobytes() == expected.tobytes()
+    assert fast[1].word_scale.tobytes() == layout.word_scale.tobytes()
+    assert fast[1].char_scale.tobytes() == layout.char_scale.tobytes()
+    with_kernel = [outcome.to_dict() for outcome in scorer.score(texts)]
+    monkeypatch.setattr(compiled, "kernels", None)
+    without = [outcome.to_dict() for outcome in scorer.score(texts)]
+    assert with_kernel == without

@@ -7,23 +7,37 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from moderation.model import token_index
+from moderation.model import compiled, token_index
 from moderation.model.int_table import IntTable
 from moderation.model.token_index import MAX_TOKEN, TokenIndex
 from moderation.model.units import _scan
 
+#: The lookups run twice: with the compiled kernel (``_kernels.c``, when built) and in NumPy.
+PATHS = [compiled.kernels, None] if compiled.kernels is not None else [None]
+
 
 def _index_and_lookup(known: list[str], asked: list[str]) -> list[int]:
-    """Index ``known`` (unit i for token i), then look ``asked`` up; -1 where not found."""
-    index = TokenIndex(bits=2)  # tiny: the table must grow and probe
-    if known:
-        scan = _scan(known)
-        _, hashes = index.lookup(scan.codes, scan.begins, scan.ends)
-        units = np.arange(scan.begins.size, dtype=np.int64)
-        index.add(scan.codes, scan.begins, scan.ends, hashes, units)
-    scan = _scan(asked)
-    units, _ = index.lookup(scan.codes, scan.begins, scan.ends)
-    return units.tolist()
+    """Index ``known`` (unit i for token i), then look ``asked`` up; -1 where not found.
+    Both lookup paths must agree, on the units and on the hashes ``add`` is given."""
+    answers = []
+    saved = compiled.kernels
+    try:
+        for kernels in PATHS:
+            compiled.kernels = kernels
+            index = TokenIndex(bits=2)  # tiny: the table must grow and probe
+            hashes = np.zeros(0, dtype=np.uint64)
+            if known:
+                scan = _scan(known)
+                _, hashes = index.lookup(scan.codes, scan.begins, scan.ends)
+                units = np.arange(scan.begins.size, dtype=np.int64)
+                index.add(scan.codes, scan.begins, scan.ends, hashes, units)
+            scan = _scan(asked)
+            units, asked_hashes = index.lookup(scan.codes, scan.begins, scan.ends)
+            answers.append((units.tolist(), hashes.tolist(), asked_hashes.tolist()))
+    finally:
+        compiled.kernels = saved
+    assert all(answer == answers[0] for answer in answers)
+    return answers[0][0]
 
 
 def _expected(known: list[str], asked: list[str]) -> list[int]:
@@ -72,4 +86,10 @@ def test_int_table_answers_like_a_dictionary(keys: list[int], others: list[int])
     table = IntTable(np.asarray(keys, dtype=np.int64), np.arange(len(keys), dtype=np.int64) * 7)
     queries = keys + others
     expected = [keys.index(q) * 7 if q in keys else -1 for q in queries]
-    assert table.get(np.asarray(queries, dtype=np.int64)).tolist() == expected
+    saved = compiled.kernels
+    try:
+        for kernels in PATHS:
+            compiled.kernels = kernels
+            assert table.get(np.asarray(queries, dtype=np.int64)).tolist() == expected
+    finally:
+        compiled.kernels = saved

@@ -20,10 +20,12 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from moderation.model import compiled
 from moderation.model.int_table import IntTable
 
 if TYPE_CHECKING:
     from moderation.model.unit_table import TableView
+
 
 _EMPTY32 = np.zeros(0, dtype=np.int32)
 _EMPTY64 = np.zeros(0, dtype=np.int64)
@@ -172,18 +174,62 @@ class TextFeaturizer:
             word_rows, word_cols, char_doc, chars, n_docs
         )
         layout = UnitLayout(
-            self,
-            table,
-            ids,
-            unit_doc,
-            unigrams,
-            chars,
-            unigram_sizes,
-            char_sizes,
-            word_scale,
-            char_scale,
+            self, table, ids, unit_doc, unigrams, unigram_sizes, word_scale, char_scale
         )
         return documents, layout
+
+    def weighted_units(
+        self,
+        table: TableView,
+        ids: NDArray[np.int64],
+        lengths: NDArray[np.int64],
+        weights: NDArray[np.float32],
+    ) -> tuple[NDArray[np.float64], UnitLayout] | None:
+        """``transform_units(table, ids, lengths)[0] @ weights`` (as float64) and the
+        layout, computed by the compiled kernel (``_kernels.c``) without building the matrix:
+        the same numbers added in the same order, so the same to the bit.
+
+        None when the kernel was not built, for small batches (at most
+        ``SMALL_BATCH_ENTRIES`` character n-grams: the NumPy path costs less there), or when
+        the kernel declines the batch (a count past its log table): the caller then takes
+        ``transform_units``.
+        """
+        kernels = compiled.kernels
+        if kernels is None or weights.dtype != np.float32 or not weights.flags.c_contiguous:
+            return None
+        char_ptr = table.char_ptr
+        if int((char_ptr[ids + 1] - char_ptr[ids]).sum()) <= SMALL_BATCH_ENTRIES:
+            return None  # decided before any other work: a request's call must not pay twice
+        n_docs = len(lengths)
+        unit_doc = np.repeat(np.arange(n_docs), lengths)
+        unigrams, unigram_sizes = table.unigrams(ids)
+        word_cols, word_rows = self._word_columns(unigrams, np.repeat(unit_doc, unigram_sizes))
+        product = np.zeros((n_docs, weights.shape[1]), dtype=np.float32)
+        word_scale = np.empty(n_docs, dtype=np.float32)
+        char_scale = np.empty(n_docs, dtype=np.float32)
+        code = kernels.tfidf_product(
+            np.ascontiguousarray(lengths, dtype=np.int64),
+            np.ascontiguousarray(ids, dtype=np.int64),
+            np.ascontiguousarray(char_ptr, dtype=np.int64),
+            np.ascontiguousarray(table.chars, dtype=np.int32),
+            np.ascontiguousarray(word_rows, dtype=np.int64),
+            np.ascontiguousarray(word_cols, dtype=np.int64),
+            np.ascontiguousarray(self._idf(), dtype=np.float32),
+            _LOGS,
+            weights,
+            product,
+            word_scale,
+            char_scale,
+            self.n_word_features_,
+            self.n_features_,
+            float(self.char_weight),
+        )
+        if code != 0:
+            return None
+        layout = UnitLayout(
+            self, table, ids, unit_doc, unigrams, unigram_sizes, word_scale, char_scale
+        )
+        return np.asarray(product, dtype=np.float64), layout
 
     def feature_names(self) -> list[str]:
         """Feature names in column order (for inspection and tests)."""
@@ -340,6 +386,9 @@ HASHED_BIGRAM_LOOKUPS: Final = 1_000
 #: Feature entries up to which a batch is assembled with NumPy alone; above it scipy's
 #: constructors (linear-time, fixed overhead) are faster. About 20 average comments.
 SMALL_BATCH_ENTRIES: Final = 30_000
+#: float32 log(c) for c = 1..65,536, from NumPy's own float32 log (the compiled kernel reads
+#: counts' logs here, so they are NumPy's to the bit); a larger count falls back.
+_LOGS: Final = np.log(np.arange(1, (1 << 16) + 1, dtype=np.float32), dtype=np.float32)
 
 
 @dataclass(frozen=True)
@@ -351,9 +400,7 @@ class UnitLayout:
     ids: NDArray[np.int64]
     unit_doc: NDArray[np.int64]
     unigrams: NDArray[np.int64]
-    chars: NDArray[np.int32]
     unigram_sizes: NDArray[np.int64]
-    char_sizes: NDArray[np.int64]
     word_scale: NDArray[np.float32]
     char_scale: NDArray[np.float32]
 
@@ -377,9 +424,10 @@ class UnitLayout:
         selected = documents[self.unit_doc]
         word_unit = np.repeat(unit_ids, self.unigram_sizes)
         word_keep = (self.unigrams >= 0) & selected[word_unit]
-        char_unit = np.repeat(unit_ids, self.char_sizes)
+        all_chars, char_sizes = self.table.char_columns(self.ids)
+        char_unit = np.repeat(unit_ids, char_sizes)
         char_keep = selected[char_unit]
-        chars = self.chars[char_keep]
+        chars = all_chars[char_keep]
         unigrams = self.unigrams[word_keep]
         rows = np.concatenate([word_unit[word_keep], char_unit[char_keep]])
         cols = np.concatenate([unigrams, chars + f.n_word_features_])

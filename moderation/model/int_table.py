@@ -15,6 +15,8 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from moderation.model import compiled
+
 _MIX: Final = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -41,6 +43,12 @@ class IntTable:
             todo, slot = todo[left], (slot[left] + 1) & (size - 1)
 
     def get(self, queries: NDArray[np.int64]) -> NDArray[np.int64]:
+        kernels = compiled.kernels
+        if kernels is not None:  # the same probing, compiled (``_kernels.c``)
+            found = np.empty(queries.size, dtype=np.int64)
+            queries = np.ascontiguousarray(queries, dtype=np.int64)
+            kernels.int_lookup(self._keys, self._values, queries, found, int(_MIX), self._bits)
+            return found
         out = np.full(queries.size, -1, dtype=np.int64)
         todo = np.arange(queries.size)
         slot = self._slot(queries)

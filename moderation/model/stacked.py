@@ -95,14 +95,21 @@ class StackedHeads:
 
     def read(
         self,
-        documents: sp.csr_matrix | sp.csc_matrix,
+        documents: sp.csr_matrix | sp.csc_matrix | None,
         texts: Sequence[str],
         articles: Sequence[Article | None],
         norms: NDArray[np.float64] | None = None,
+        raw: NDArray[np.float64] | None = None,
     ) -> Readout:
         """Every head's output for the batch; ``norms`` (each document row's Euclidean norm,
-        known from how it was built) spares the context features a pass over the rows."""
-        raw = np.asarray(documents @ self.weights, dtype=np.float64)
+        known from how it was built) spares the context features a pass over the rows.
+
+        ``raw``: ``documents @ self.weights`` when already computed (the compiled kernel,
+        ``TextFeaturizer.weighted_units``); ``documents`` may then be None if no comment
+        has an article (only the context features read the rows)."""
+        if raw is None:
+            assert documents is not None
+            raw = np.asarray(documents @ self.weights, dtype=np.float64)
         heads = self.model.heads
         n_attributes = len(heads.attributes)
         decision = raw[:, :n_attributes] + heads.intercepts
@@ -145,7 +152,7 @@ class StackedHeads:
 
     def _context(
         self,
-        documents: sp.csr_matrix | sp.csc_matrix,
+        documents: sp.csr_matrix | sp.csc_matrix | None,
         texts: Sequence[str],
         articles: Sequence[Article | None],
         norms: NDArray[np.float64] | None = None,
@@ -175,6 +182,8 @@ class StackedHeads:
                 Rows.stack([_NO_ROW, *(rows.target for rows in found)]),
                 Rows.stack([_NO_ROW, *(rows.body for rows in found)]),
             )
+        if documents is None:
+            raise ValueError("articles need the document rows, not only their product")
         documents = documents.tocsr()  # the cosines and cues read rows (large batches: CSC)
         negated, questioned = cue_flags(documents, self.negations, texts)
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))

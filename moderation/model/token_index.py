@@ -21,6 +21,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from moderation.model import compiled
 from moderation.model.unit_table import Growing
 
 #: Longer tokens are not indexed (the dictionary serves them): rare, and it bounds the
@@ -57,6 +58,29 @@ class TokenIndex:
     ) -> tuple[NDArray[np.int64], NDArray[np.uint64]]:
         """Unit id of every token ``codes[begins[i]:ends[i]]`` (-1 when not indexed), and
         the tokens' hashes (``add`` takes them back for the ones it is given)."""
+        kernels = compiled.kernels
+        if kernels is not None:  # the same lookup, compiled (``_kernels.c``)
+            found = np.empty(begins.size, dtype=np.int64)
+            hashes = np.empty(begins.size, dtype=np.uint64)
+            with self._lock:
+                kernels.token_lookup(
+                    np.ascontiguousarray(codes, dtype=np.uint32),
+                    np.ascontiguousarray(begins, dtype=np.int64),
+                    np.ascontiguousarray(ends, dtype=np.int64),
+                    self._slots,
+                    self._hashes.view(),
+                    self._units.view(),
+                    self._lengths.view(),
+                    self._starts.view(),
+                    self._codes.view(),
+                    _POWERS,
+                    found,
+                    hashes,
+                    int(_MIX),
+                    self._slots.size.bit_length() - 1,
+                    _PROBES,
+                )
+            return found, hashes
         hashes, chars, char_token, offsets = _hash(codes, begins, ends)
         lengths = ends - begins
         with self._lock:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 from numpy.typing import NDArray
 
+from moderation.model import compiled
+
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
@@ -55,7 +57,10 @@ class BatchRanker:
         if len(texts) < WALK_TOGETHER:
             return [identifier.rank(text) for text in texts]
         encoded = [identifier._encode(text) for text in texts]
-        scores = np.stack([self._raw_score(visits) for visits in self._visits(encoded)])
+        if compiled.kernels is not None:
+            scores = self._compiled_scores(encoded)
+        else:
+            scores = np.stack([self._raw_score(visits) for visits in self._visits(encoded)])
         if identifier._norm_probs:
             # Row by row what py3langid does to one text's scores: every step is elementwise
             # or a reduction along the row, so the rows come out bit for bit the same.
@@ -106,6 +111,34 @@ class BatchRanker:
             state[:count] = moved
             features[position, :count] = output[moved]
         return features
+
+    def _compiled_scores(self, encoded: Sequence[bytes]) -> NDArray[np.float32]:
+        """Every text's raw scores, the walk and counts done by the compiled kernel
+        (``_kernels.c``: each text's features in first-seen order, as ``_visits``), the
+        scores as py3langid's ``_sparse_score`` computes them from its ``Counter``."""
+        kernels = compiled.kernels
+        assert kernels is not None
+        identifier = self.identifier
+        data = b"".join(encoded)
+        ends = np.cumsum(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
+        features = np.empty(len(data), dtype=np.int32)
+        counts = np.empty(len(data), dtype=np.int32)
+        sizes = np.empty(len(encoded), dtype=np.int64)
+        kernels.langid_visits(
+            data, ends, self._next, self._rowbase, self._output, features, counts, sizes
+        )
+        table, prior = identifier.nb_ptc, identifier.nb_pc
+        rows: list[NDArray[np.float32]] = []
+        start = 0
+        for size in sizes.tolist():
+            if size:
+                idx = features[start : start + size].astype(np.intp)
+                values = counts[start : start + size].astype(np.float32)
+                rows.append(np.log1p(values) @ table[idx] + prior)
+                start += size
+            else:
+                rows.append(self._raw_score(None))
+        return np.stack(rows)
 
     def _raw_score(self, visits: Counter[int] | None) -> NDArray[np.float32]:
         """py3langid's ``_raw_score`` from a text's feature counts."""
