@@ -457,7 +457,45 @@ def _test_metrics(scorer: Scorer, records: Sequence[LabelledText]) -> dict[str, 
         "average_precision": curve["average_precision"],
         "errors": float(len(labelled) - len(pairs)),
         "unsupported": _ratio(sum(not o.supported for _, o in pairs), len(pairs)),
+        # scored by another language's model: the service routes by the detected language
+        "other_language": _ratio(
+            sum(
+                o.language != r.language
+                for r, o in zip(labelled, outcomes, strict=True)
+                if isinstance(o, ScoreResult)
+            ),
+            len(pairs),
+        ),
     }
+
+
+def heldout_rows(
+    scorer: Scorer, sets: Sequence[tuple[str, Sequence[LabelledText]]], trained_on: Iterable[str]
+) -> list[dict[str, Any]]:
+    """One row of ``_test_metrics`` per (corpus, language) of the test split of each named
+    set of records; ``heldout_report`` and training's report both read the service this way."""
+    trained = set(trained_on)
+    rows: list[dict[str, Any]] = []
+    for name, records in sets:
+        test = [r for r in records if r.split == "test"]
+        for language in sorted({r.language for r in test}):
+            subset = [r for r in test if r.language == language]
+            metrics = _test_metrics(scorer, subset)
+            notes_here = []
+            if name in _OFFICIAL_TRAIN_ONLY:
+                notes_here.append("bucket of the official TRAIN set, not its test set")
+            if metrics["positives"] == metrics["n"]:
+                notes_here.append("toxic texts only: read recall")
+            rows.append(
+                {
+                    "corpus": name,
+                    "language": language,
+                    "in_training": name in trained,
+                    **metrics,
+                    "note": "; ".join(notes_here),
+                }
+            )
+    return rows
 
 
 def heldout_report(
@@ -478,7 +516,6 @@ def heldout_report(
     toxic texts (HATE-WAR-PL) has recall as its one meaningful figure.
     """
     trained_on = set(scorer.bundle.metadata.get("corpora", {}))
-    rows: list[dict[str, Any]] = []
     notes: dict[str, str] = {}
     loaded: dict[str, list[LabelledText]] = {}
     if root is None:
@@ -487,25 +524,7 @@ def heldout_report(
         loaded, notes = load_corpora(root, corpora)
     own = read_own_corpus(own_dir)
     sets: list[tuple[str, list[LabelledText]]] = [(OWN_CORPUS, own), *loaded.items()]
-    for name, records in sets:
-        test = [r for r in records if r.split == "test"]
-        for language in sorted({r.language for r in test}):
-            subset = [r for r in test if r.language == language]
-            metrics = _test_metrics(scorer, subset)
-            notes_here = []
-            if name in _OFFICIAL_TRAIN_ONLY:
-                notes_here.append("bucket of the official TRAIN set, not its test set")
-            if metrics["positives"] == metrics["n"]:
-                notes_here.append("toxic texts only: read recall")
-            rows.append(
-                {
-                    "corpus": name,
-                    "language": language,
-                    "in_training": name in trained_on,
-                    **metrics,
-                    "note": "; ".join(notes_here),
-                }
-            )
+    rows = heldout_rows(scorer, sets, trained_on)
     return {
         "model_version": scorer.model_version,
         "thresholds": _thresholds(scorer),

@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -491,8 +491,46 @@ def _calibration_summary(ev: Evaluation, metrics: Mapping[str, float]) -> list[o
     ]
 
 
+#: Columns of the service section: (key of a ``benchmark.heldout_rows`` row, title).
+_SERVICE_COLUMNS: Final = (
+    ("corpus", "corpus"),
+    ("language", "language"),
+    ("n", "n"),
+    ("positives", "positives"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("f1", "F1"),
+    ("roc_auc", "ROC AUC"),
+    ("other_language", "scored as another language"),
+)
+
+
+def _service_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The held-out toxicity figures as the service gives them (``Scorer``: language routing,
+    flags as results show them), the figures ``bench/quality.py`` prints for the same bundle."""
+    lines = [
+        "",
+        "## Toxicity as the service scores the test splits",
+        "",
+        "Every test comment through `Scorer` (the bundle as saved): each comment is scored by the "
+        "model of its *detected* language and flagged at that model's threshold, as the service "
+        "does; `bench/quality.py` prints the same figures. The sections below score every row "
+        "of a language with that language's model, so a slice differs from this table by the "
+        "share scored as another language (the last column).",
+        "",
+    ]
+    cells = [
+        [int(row[key]) if key in _COUNT_KEYS else row[key] for key, _ in _SERVICE_COLUMNS]
+        for row in rows
+    ]
+    return lines + _table([title for _, title in _SERVICE_COLUMNS], cells)
+
+
 def write_report(
-    out_dir: Path, evaluations: Sequence[Evaluation], meta: Mapping[str, object]
+    out_dir: Path,
+    evaluations: Sequence[Evaluation],
+    meta: Mapping[str, object],
+    service: Sequence[Mapping[str, Any]] = (),
 ) -> Path:
     """Write ``out_dir/report.md`` with PNGs in ``out_dir/plots/``; return the report path.
 
@@ -500,7 +538,8 @@ def write_report(
     (precision-recall, reliability, confusion matrices). Attributes with too few examples or a
     single class are reported with a note instead of failing, because a partially labelled
     corpus is normal here and should not stop the report for everything else. Links are
-    relative so the directory can be moved or published as it is.
+    relative so the directory can be moved or published as it is. ``service`` (rows of
+    ``benchmark.heldout_rows``) adds the toxicity figures as the service scores the test splits.
     """
     out_dir = Path(out_dir)
     plots = out_dir / "plots"
@@ -516,6 +555,9 @@ def write_report(
         "rounded values), metrics are on held-out data. "
         f"ECE uses {ECE_BINS} equal-width bins. n/a = undefined for this data.",
     ]
+
+    if service:
+        lines += _service_section(service)
 
     ordered = _ordered(evaluations)
     if not ordered:

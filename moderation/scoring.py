@@ -7,6 +7,7 @@ convenience that raises the typed exception instead.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
@@ -29,6 +30,9 @@ from moderation.text.normalize import Normalizer, strip_invisible
 
 #: Below this py3langid confidence, the language is checked again on the normalised words.
 CONFIDENT = 0.9
+#: How many times likelier one language's vocabulary must make a comment's words before it
+#: overrides an unsure py3langid guess (``Scorer._vocabulary_vote``).
+VOTE_MARGIN = 10.0
 #: Placeholder until ``Scorer._identify`` has run on the batch.
 _UNKNOWN = LanguageGuess("", 0.0)
 _NOTHING_LEFT = "text has nothing to score once invisible and control characters are removed"
@@ -128,6 +132,16 @@ class Scorer:
         )
         self.heads = {
             lang: StackedHeads(model, self.normalizer) for lang, model in bundle.models.items()
+        }
+        # Per language: word -> column, word IDFs, and the log document frequency taken for
+        # a word the model does not know (half its rarest kept word's: ``_vocabulary_vote``).
+        self._vocabularies = {
+            lang: (
+                model.featurizer.word_vocab_,
+                model.featurizer.word_idf_,
+                1.0 - float(np.max(model.featurizer.word_idf_, initial=1.0)) - math.log(1.5),
+            )
+            for lang, model in bundle.models.items()
         }
         # Each unit's share of every head is kept with it: spans are then a gather.
         self.units = {
@@ -252,13 +266,45 @@ class Scorer:
         if unsure:
             # Disguised writing ("J.e.s.t.e.s d.e.b.i.l.e.m") fools n-gram language id; its
             # normalised words (no diacritics, but no tricks either) are a second opinion.
-            words = self.normalizer.words
-            seconds = self.detector.detect_many([" ".join(words(samples[i])) for i in unsure])
-            for i, second in zip(unsure, seconds, strict=True):
+            normalised = [self.normalizer.words(samples[i]) for i in unsure]
+            seconds = self.detector.detect_many([" ".join(words) for words in normalised])
+            for i, second, words in zip(unsure, seconds, normalised, strict=True):
                 if second.confidence > guesses[i].confidence:
                     guesses[i] = second
+                if guesses[i].confidence < CONFIDENT and guesses[i].supported:
+                    voted = self._vocabulary_vote(words)
+                    if voted is not None and voted != guesses[i].language:
+                        guesses[i] = LanguageGuess(voted, guesses[i].confidence)
         for item, guess in zip(items, guesses, strict=True):
             item.guess = guess
+
+    def _vocabulary_vote(self, words: Sequence[str]) -> str | None:
+        """The language whose training texts make these normalised words far likelier, if any.
+
+        py3langid cannot tell a two-word comment's language ("to debil", "jebany XD" came out
+        English at 0.1-0.3 and went to the English model, which scores them near 0). The
+        models' word IDFs can: ``1 - idf`` is about the log of a word's document frequency in
+        that language's training texts (a word a model does not know: below its rarest kept
+        word), and the sums over the comment's alphabetic words that some model knows are a
+        unigram naive-Bayes language classifier. A language is chosen only when it is
+        :data:`VOTE_MARGIN` times likelier than every other; otherwise py3langid's guess stands.
+        """
+        scores = dict.fromkeys(self._vocabularies, 0.0)
+        for word in words:
+            if not word.isalpha():
+                continue
+            found = [
+                (vocabulary.get(word), idf, unknown)
+                for vocabulary, idf, unknown in self._vocabularies.values()
+            ]
+            if all(column is None for column, _, _ in found):
+                continue  # no model knows it: no evidence either way
+            for language, (column, idf, unknown) in zip(scores, found, strict=True):
+                scores[language] += unknown if column is None else 1.0 - float(idf[column])
+        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        if len(ranked) < 2 or ranked[0][1] - ranked[1][1] < math.log(VOTE_MARGIN):
+            return None
+        return ranked[0][0]
 
     def _score_group(
         self, language: str, items: Sequence[_Prepared], *, supported: bool

@@ -589,7 +589,24 @@ def train(
 
         progress(f"writing the evaluation report to {report_dir}")
         report = write_report(
-            report_dir, [e for run in runs.values() for e in run.evaluations], metadata
+            report_dir,
+            [e for run in runs.values() for e in run.evaluations],
+            metadata,
+            service=_service_rows(out_dir, records),
         )
         progress(f"report: {report}")
     return bundle
+
+
+def _service_rows(bundle_dir: Path, records: Sequence[LabelledText]) -> list[dict[str, Any]]:
+    """The saved bundle's held-out toxicity per (corpus, language) through ``Scorer``, as the
+    service scores it and ``bench/quality.py`` reports it (language routing included)."""
+    from moderation.benchmark import heldout_rows
+    from moderation.model.bundle import load_bundle
+    from moderation.scoring import Scorer
+
+    scorer = Scorer(load_bundle(bundle_dir))
+    by_source: dict[str, list[LabelledText]] = {}
+    for record in records:
+        by_source.setdefault(record.source, []).append(record)
+    return heldout_rows(scorer, list(by_source.items()), by_source)

@@ -165,3 +165,22 @@ def test_batched_ranking_is_py3langids_own_bit_for_bit(
 def test_detect_many_is_detect_one_by_one(detector: LanguageDetector) -> None:
     texts = [*POLISH, "Слава Україні!", "Das ist doch Unsinn, was du schreibst.", "👍", "ok"]
     assert detector.detect_many(texts) == [detector.detect(text) for text in texts]
+
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        # BAN-PL writes a mention as "{USERNAME}": py3langid read it as English letters and
+        # these went to the English model (issue 2's report/Scorer difference).
+        ("{USERNAME}: bordo a taki debil", "pl"),
+        ("@Kowalski: bordo a taki debil", "pl"),
+        # Nothing but mentions in the first 200 characters: read as before.
+        ("@USER " * 40 + "you are so right", "en"),
+    ],
+)
+def test_mentions_and_placeholders_do_not_decide_the_language(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    assert detector.detect(text).language == language
+

@@ -258,9 +258,7 @@ def test_the_compiled_kernel_gives_the_scipy_path_bit_for_bit(
         encoded.view, encoded.ids, encoded.lengths, heads.weights
     )
     assert fast is not None
-    documents, layout = model.featurizer.transform_units(
-        encoded.view, encoded.ids, encoded.lengths
-    )
+    documents, layout = model.featurizer.transform_units(encoded.view, encoded.ids, encoded.lengths)
     expected = np.asarray(documents @ heads.weights, dtype=np.float64)
     assert fast[0].tobytes() == expected.tobytes()
     assert fast[1].word_scale.tobytes() == layout.word_scale.tobytes()
@@ -269,3 +267,27 @@ def test_the_compiled_kernel_gives_the_scipy_path_bit_for_bit(
     monkeypatch.setattr(compiled, "kernels", None)
     without = [outcome.to_dict() for outcome in scorer.score(texts)]
     assert with_kernel == without
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("{USERNAME} ty debilu jeden", "pl"),
+        ("@Kowalski: jestes debilem", "pl"),
+        ("@USER @USER you are so right about this, thank you", "en"),
+    ],
+)
+def test_mentions_do_not_decide_the_language(scorer: Scorer, text: str, language: str) -> None:
+    """BAN-PL writes a mention as "{USERNAME}", OLID as "@USER": neither is the reader's
+    language (issue 2: such Polish insults went to the English
+    model, which scored them near 0)."""
+    assert scorer.score_text(text).language == language
+
+
+def test_vocabulary_vote_reads_the_models_words(scorer: Scorer) -> None:
+    """Short comments py3langid cannot place go to the language whose training texts know
+    their words; words no model knows, or both know about as well, decide nothing."""
+    assert scorer._vocabulary_vote(["to", "nie", "jest", "prawda"]) == "pl"
+    assert scorer._vocabulary_vote(["you", "are", "the", "worst", "of", "them"]) == "en"
+    assert scorer._vocabulary_vote(["qqzxv", "wvxqz"]) is None
+    assert scorer._vocabulary_vote([]) is None

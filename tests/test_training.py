@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from moderation.corpora.base import LabelledText
 from moderation.evaluation import tune_threshold
+from moderation.scoring import ScoreResult
 from moderation.training import (
     PROFANITY_FILE,
     TrainingConfig,
@@ -216,3 +217,76 @@ def test_trained_thresholds_reproduce_the_dev_operating_point(
         assert threshold == round(threshold, 4), attribute
         tuned = tune_threshold(y, shown[:, column])
         assert np.array_equal(shown[:, column] >= threshold, shown[:, column] >= tuned), attribute
+
+
+# --------------------------------------------------------------------------------------------
+# Training's held-out figures and the service's (issue 2: report 0.916, Scorer 0.913)
+# --------------------------------------------------------------------------------------------
+
+
+def test_training_scores_held_out_rows_as_the_scorer_does(
+    polish_slice: list[LabelledText],
+) -> None:
+    """Training's report scores each test row through its own pipeline (``transform``, the
+    head and mixture products, calibration, 4-decimal display); the service through
+    ``Scorer`` (cached units, the float32 stacked product, flags). On the same model and rows
+    the scores results show, and so every flag, must be identical, or the report's figures
+    are not the product's."""
+    import dataclasses
+
+    from moderation.model.bundle import Bundle
+    from moderation.scoring import Scorer
+
+    records = [
+        dataclasses.replace(
+            record,
+            source="home" if i % 4 < 2 else record.source,
+            extra={"reason": ("a", "b")[i % 2] if record.labels["toxicity"] else "none"},
+        )
+        for i, record in enumerate(polish_slice)
+    ]
+    config = TrainingConfig(toxicity_sources=None, toxicity_mixture=True, mixture_folds=2)
+    unmask = read_word_list(PROFANITY_FILE)
+    run = train_language("pl", records, unmask, config, progress=lambda message: None)
+    assert run.model.heads.mixture is not None
+    # One language only: every row is scored by the Polish model, whatever its detected
+    # language (routing is the other difference between the two, reported separately).
+    scorer = Scorer(Bundle({"pl": run.model}, {"model_version": "test"}))
+    compared = 0
+    for evaluation in run.evaluations:
+        if evaluation.attribute != "toxicity":
+            continue
+        rows = [
+            r
+            for r in records
+            if r.split == "test" and "toxicity" in r.labels and r.source == evaluation.corpus
+        ]
+        outcomes = scorer.score([r.text for r in rows])
+        shown = [o.scores["toxicity"] if isinstance(o, ScoreResult) else None for o in outcomes]
+        assert shown == evaluation.y_prob.tolist(), evaluation.corpus
+        flags = [isinstance(o, ScoreResult) and "toxicity" in o.flagged for o in outcomes]
+        assert flags == (evaluation.y_prob >= evaluation.threshold).tolist()
+        compared += len(rows)
+    assert compared >= 20
+
+
+def test_training_report_gives_the_service_figures(tiny_corpus_dir: Path, tmp_path: Path) -> None:
+    """The report states the held-out toxicity figures as the service gives them (language
+    routing included): the same rows ``bench/quality.py`` prints for the saved bundle."""
+    from moderation.benchmark import heldout_report
+    from moderation.evaluation import _service_section
+    from moderation.scoring import Scorer
+    from moderation.training import train
+
+    out = tmp_path / "bundle"
+    train(
+        tiny_corpus_dir,
+        out,
+        config=TrainingConfig(stance_folds=2),
+        report_dir=out / "report",
+        progress=lambda message: None,
+    )
+    text = (out / "report" / "report.md").read_text("utf-8")
+    expected = heldout_report(Scorer.load(out), None, own_dir=tiny_corpus_dir)["rows"]
+    assert {row["language"] for row in expected} == {"pl", "en"}
+    assert "\n".join(_service_section(expected)) in text

@@ -71,6 +71,14 @@ _MARKUP: Final = re.compile(
     r"<(script|style)\b[^>]*>.*?</\1\s*>|<[^<>]{1,300}>|(?:https?://|www\.)\S+",
     re.IGNORECASE | re.DOTALL,
 )
+#: Mentions and anonymisation placeholders ("@Nick", "{USERNAME}", "{URL}", "[surname]") are
+#: not the reader's language either: "{USERNAME} chuj" went to py3langid as mostly English
+#: letters and the Polish insult was scored by the English model (BAN-PL writes a mention as
+#: "{USERNAME}"; the normaliser reads all of these as one user/URL token, not as words).
+_PLACEHOLDERS: Final = re.compile(
+    r"@\w+|\{(?:username|url)\}|\[(?:surname|pseudonym|address|email|phonenumber|number)\]",
+    re.IGNORECASE,
+)
 #: Letters only Polish uses among the languages above (Lithuanian has ą/ę, but not these).
 _POLISH_LETTERS: Final = re.compile(r"[łśźżćńŁŚŹŻĆŃ]")
 #: ą/ę are Polish unless Lithuanian's own letters are there too (its texts rarely lack them).
@@ -232,6 +240,8 @@ def _rules(text: str) -> LanguageGuess | _Pending:
         if fast is not None:
             return fast
         latin = 1
+        # Only what py3langid reads needs the placeholders out (the rules above ignore them).
+        sample = _without_placeholders(sample)
     else:
         cyrillic = len(_CYRILLIC.findall(sample))
         latin = len(_LATIN.findall(sample))
@@ -277,6 +287,16 @@ def _compact_tables(identifier: LanguageIdentifier) -> None:
         table = getattr(identifier, name, None)
         if isinstance(table, list):
             setattr(identifier, name, tuple(table))
+
+
+def _without_placeholders(sample: str) -> str:
+    """The sample without mentions and placeholders (``_PLACEHOLDERS``), unless they are all
+    there is to it: a reply whose first characters are only mentions (OLID opens some with
+    forty "@USER") keeps them, as py3langid read it before."""
+    if "@" not in sample and "{" not in sample and "[" not in sample:
+        return sample
+    stripped = _PLACEHOLDERS.sub(" ", sample)
+    return stripped if _LATIN.search(stripped) is not None else sample
 
 
 def _without_markup(sample: str) -> str:
