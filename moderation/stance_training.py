@@ -26,6 +26,7 @@ from moderation.model.stance import (
     STANCE_LABELS,
     Article,
     ClassHead,
+    References,
     context_features,
     cue_flags,
     fit_temperature,
@@ -120,12 +121,9 @@ def featurize(
     index = np.asarray([position[c.article_id] for c in comments], dtype=np.int64)
     negated, questioned = cue_flags(text, negation_columns(featurizer), [c.text for c in comments])
     everywhere = np.ones(len(comments), dtype=bool)
-    context = context_features(
-        text, target_rows, article_rows, index, everywhere, negated, questioned
-    )
-    comment_only = context_features(
-        text, target_rows, article_rows, index, ~everywhere, negated, questioned
-    )
+    references = References.of(target_rows, article_rows)
+    context = context_features(text, references, index, everywhere, negated, questioned)
+    comment_only = context_features(text, references, index, ~everywhere, negated, questioned)
     return StanceData(
         text,
         context,

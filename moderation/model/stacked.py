@@ -24,7 +24,7 @@ from moderation.model.stance import (
     ClassHead,
     References,
     Rows,
-    context_block,
+    context_features,
     cue_flags,
     negation_columns,
 )
@@ -187,7 +187,9 @@ class StackedHeads:
         documents = documents.tocsr()  # the cosines and cues read rows (large batches: CSC)
         negated, questioned = cue_flags(documents, self.negations, texts)
         has_context = np.fromiter((a is not None for a in articles), bool, len(articles))
-        return context_block(documents, references, index, has_context, negated, questioned, norms)
+        return context_features(
+            documents, references, index, has_context, negated, questioned, norms
+        )
 
     def _article_rows(self, article: Article) -> _ArticleRows:
         found = self._articles.get(article.key)

@@ -283,8 +283,7 @@ class References(NamedTuple):
 
 def context_features(
     comments: sp.csr_matrix,
-    targets: _AnyRows,
-    articles: _AnyRows,
+    references: References,
     index: NDArray[np.int64],
     has_context: NDArray[np.bool_],
     negated: NDArray[np.bool_],
@@ -293,31 +292,10 @@ def context_features(
 ) -> NDArray[np.float32]:
     """The ``CONTEXT_FEATURES`` block: one row per comment.
 
-    ``targets``/``articles`` hold the TF-IDF rows of the distinct articles of the batch
-    (target statement; title + lead), and ``index`` says which is each comment's. Cosines in
-    the shared feature space (word and character n-grams, so inflected forms still meet).
+    ``references`` holds the TF-IDF rows of the distinct articles of the batch (target
+    statement; title + lead), and ``index`` says which is each comment's. Cosines in the
+    shared feature space (word and character n-grams, so inflected forms still meet).
     """
-    return context_block(
-        comments,
-        References.of(targets, articles),
-        index,
-        has_context,
-        negated,
-        questioned,
-        comment_norms,
-    )
-
-
-def context_block(
-    comments: sp.csr_matrix,
-    references: References,
-    index: NDArray[np.int64],
-    has_context: NDArray[np.bool_],
-    negated: NDArray[np.bool_],
-    questioned: NDArray[np.bool_],
-    comment_norms: NDArray[np.float64] | None = None,
-) -> NDArray[np.float32]:
-    """``context_features`` on references already stacked (``References``)."""
     to_target, to_article = _cosines(
         comments, references, [index, index + references.n_targets], comment_norms
     )
