@@ -27,7 +27,7 @@ from moderation.evaluation import Evaluation, summarise, tune_threshold
 from moderation.model.bundle import Bundle, LanguageModel, save_bundle
 from moderation.model.features import TextFeaturizer
 from moderation.model.heads import SCORE_DECIMALS, HeadStack, Mixture, displayed, fit_calibrator
-from moderation.model.stance import describe
+from moderation.model.stance import Article, describe
 from moderation.stance_training import (
     StanceComment,
     article_vocabulary,
@@ -274,12 +274,12 @@ def train_language(
             f"({int(y_fit.sum()):,} positive)"
         )
         alpha = config.alpha_for(language)
-        weights[:, column], intercepts[column] = _fit_nblr(
+        weights[:, column], intercepts[column] = fit_nblr(
             matrix, fit_rows, y_fit, alpha, config.c, sample_weight
         )
         if attribute == "toxicity" and config.toxicity_mixture:
             reasons = np.asarray([str(r.extra.get("reason", "")) for r in records])
-            mixture = _fit_mixture(
+            mixture = fit_mixture(
                 matrix, fit_rows, (label, reasons, sources), sample_weight, config, alpha
             )
             if mixture is not None:
@@ -363,7 +363,7 @@ def flag_threshold(
     return round(float(tune_threshold(y, displayed(p), metric=metric)), SCORE_DECIMALS)
 
 
-def _fit_nblr(
+def fit_nblr(
     matrix: Any,
     rows: NDArray[np.int_],
     y: NDArray[np.int_],
@@ -374,13 +374,13 @@ def _fit_nblr(
     """NB-LR on ``matrix[rows]`` (labels ``y``): coefficients (ratio folded in), intercept."""
     from sklearn.linear_model import LogisticRegression
 
-    ratio = _nb_ratio(matrix[rows], y, alpha)
+    ratio = nb_ratio(matrix[rows], y, alpha)
     head = LogisticRegression(C=c, solver="liblinear", max_iter=2000)
     head.fit(matrix[rows].multiply(ratio).tocsr(), y, sample_weight=sample_weight[rows])
     return (head.coef_[0] * ratio).astype(np.float32), float(head.intercept_[0])
 
 
-def _fit_mixture(
+def fit_mixture(
     matrix: Any,
     fit_rows: NDArray[np.int_],
     columns: tuple[NDArray[np.int_], NDArray[np.str_], NDArray[np.str_]],
@@ -414,7 +414,7 @@ def _fit_mixture(
         for k, name in enumerate(names):
             keep = rows[(label[rows] == 0) | (reasons[rows] == name)]
             y = ((label[keep] == 1) & (reasons[keep] == name)).astype(np.int_)
-            out[:, k], offsets[k] = _fit_nblr(matrix, keep, y, alpha, config.c, sample_weight)
+            out[:, k], offsets[k] = fit_nblr(matrix, keep, y, alpha, config.c, sample_weight)
         return out, offsets
 
     y_fit = label[fit_rows]
@@ -424,7 +424,7 @@ def _fit_mixture(
     folds = StratifiedKFold(n_splits=config.mixture_folds, shuffle=True, random_state=0)
     for inner, held in folds.split(np.zeros(fit_rows.size), strata):
         rows = fit_rows[inner]
-        w, b = _fit_nblr(matrix, rows, label[rows], alpha, config.c, sample_weight)
+        w, b = fit_nblr(matrix, rows, label[rows], alpha, config.c, sample_weight)
         part, offsets = components(rows)
         main_oof[held] = matrix[fit_rows[held]] @ w + b
         best_oof[held] = (np.asarray(matrix[fit_rows[held]] @ part) + offsets).max(axis=1)
@@ -443,7 +443,7 @@ def _fit_mixture(
     )
 
 
-def _nb_ratio(matrix: Any, y: NDArray[np.int_], alpha: float) -> NDArray[np.float32]:
+def nb_ratio(matrix: Any, y: NDArray[np.int_], alpha: float) -> NDArray[np.float32]:
     """Naive-Bayes log-count ratio of every feature (Wang & Manning 2012, NB-SVM)."""
     positive = np.asarray(matrix[y == 1].sum(axis=0)).ravel() + alpha
     negative = np.asarray(matrix[y == 0].sum(axis=0)).ravel() + alpha
@@ -469,6 +469,53 @@ def _per_source(
                 )
             )
     return out
+
+
+@dataclass
+class PreparedLanguage:
+    """One language's training input as ``train()`` hands it to ``train_language``."""
+
+    #: the language's records, weak ``obscene`` labels added where a lexicon gives them
+    records: list[LabelledText]
+    #: words a masked or spaced-out token may stand for (profanity lists, frequent words)
+    unmask: list[str]
+    normalizer: Normalizer
+    #: normalised words of the stance corpus's comments and articles (vocabulary only)
+    vocabulary: list[list[str]]
+    stance_comments: list[StanceComment]
+
+
+def prepare_language(
+    language: str,
+    records: Sequence[LabelledText],
+    lexicons: dict[str, frozenset[str]],
+    profanity: Sequence[str],
+    stance_corpus: tuple[dict[str, Article], dict[str, str], list[StanceComment]] | None = None,
+) -> PreparedLanguage:
+    """Select ``language``'s records and build its normaliser and extra vocabulary.
+
+    One function for ``train()`` and the candidate benchmark (``bench/toxicity_candidates.py``),
+    so a recipe compared there sees exactly the features a bundle would.
+    """
+    subset = [r for r in records if r.language == language]
+    unmask = [*profanity, *sorted(lexicons.get(UNMASK_LEXICONS.get(language, ""), frozenset()))]
+    lexicon = frozenset().union(
+        *(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ()))
+    )
+    unmask = [*unmask, *frequent_words(subset, Normalizer(unmask))]
+    normalizer = Normalizer(unmask)  # the final one: built once, shared by the caller
+    if lexicon:
+        subset = add_weak_obscene(subset, normalizer, lexicon)
+    stance_comments: list[StanceComment] = []
+    vocabulary: list[list[str]] = []
+    if stance_corpus is not None:
+        articles, article_languages, every_comment = stance_corpus
+        stance_comments = [c for c in every_comment if c.language == language]
+        vocabulary = [normalizer.words(c.text) for c in stance_comments]
+        vocabulary += article_vocabulary(
+            [a for i, a in articles.items() if article_languages[i] == language], normalizer
+        )
+    return PreparedLanguage(subset, unmask, normalizer, vocabulary, stance_comments)
 
 
 def train(
@@ -521,25 +568,12 @@ def train(
     profanity = read_word_list(PROFANITY_FILE)
     runs: dict[str, LanguageRun] = {}
     for language in languages:
-        subset = [r for r in records if r.language == language]
-        unmask = [*profanity, *sorted(lexicons.get(UNMASK_LEXICONS.get(language, ""), frozenset()))]
-        lexicon = frozenset().union(
-            *(lexicons.get(name, frozenset()) for name in OBSCENE_LEXICONS.get(language, ()))
+        prepared = prepare_language(language, records, lexicons, profanity, stance_corpus)
+        subset, unmask, normalizer = prepared.records, prepared.unmask, prepared.normalizer
+        stance_comments = prepared.stance_comments
+        run = train_language(
+            language, subset, unmask, config, progress, normalizer, prepared.vocabulary
         )
-        unmask = [*unmask, *frequent_words(subset, Normalizer(unmask))]
-        normalizer = Normalizer(unmask)  # the final one: built once, shared below
-        if lexicon:
-            subset = add_weak_obscene(subset, normalizer, lexicon)
-        stance_comments: list[StanceComment] = []
-        vocabulary: list[list[str]] = []
-        if stance_corpus is not None:
-            articles, article_languages, every_comment = stance_corpus
-            stance_comments = [c for c in every_comment if c.language == language]
-            vocabulary = [normalizer.words(c.text) for c in stance_comments]
-            vocabulary += article_vocabulary(
-                [a for i, a in articles.items() if article_languages[i] == language], normalizer
-            )
-        run = train_language(language, subset, unmask, config, progress, normalizer, vocabulary)
         if stance_corpus is not None and stance_comments:
             progress(f"{language}: stance and sentiment on {len(stance_comments):,} comments")
             data = featurize(stance_comments, stance_corpus[0], run.model.featurizer, normalizer)

@@ -15,7 +15,7 @@ from moderation.scoring import ScoreResult
 from moderation.training import (
     PROFANITY_FILE,
     TrainingConfig,
-    _nb_ratio,
+    nb_ratio,
     read_own_corpus,
     read_word_list,
     train_language,
@@ -31,7 +31,7 @@ def test_small_nb_smoothing_lets_rare_ngrams_count() -> None:
     common = np.asarray([0.5, 0.5, 0.5, 0.5], dtype=np.float32)
     matrix = sp.csr_matrix(np.column_stack([rare, common]))
     y = np.asarray([1, 1, 0, 0])
-    flat, sharp = _nb_ratio(matrix, y, 1.0)[0], _nb_ratio(matrix, y, 0.25)[0]
+    flat, sharp = nb_ratio(matrix, y, 1.0)[0], nb_ratio(matrix, y, 0.25)[0]
     assert 0 < flat < sharp
     assert sharp > 2 * flat
 
