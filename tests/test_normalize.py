@@ -155,18 +155,36 @@ def test_homoglyphs_in_a_latin_comment(normalizer: Normalizer) -> None:
     assert normalizer.words("Ty jesteś idiоta i kurwа") == ["ty", "jestes", "idiota", "i", "kurwa"]
 
 
-def test_russian_sentence_stays_cyrillic(normalizer: Normalizer) -> None:
+def test_a_comment_written_in_cyrillic_is_spelt_the_polish_way(normalizer: Normalizer) -> None:
+    """Not look-alike mapping (that would read "идиот" as garbage): transliteration, so the
+    words Russian and Ukrainian share with Polish reach the Polish features."""
     assert normalizer.words("Ты просто идиот, понимаешь?") == [
-        "ты",
-        "просто",
-        "идиот",
+        "ty",
+        "prosto",
+        "idiot",
         ",",
-        "понимаешь",
+        "ponimaesz",
         "?",
     ]
-    # й, ё, ї are letters, not diacritics: Cyrillic words keep them.
-    assert normalizer.words("Слава Україні!") == ["слава", "україні", "!"]
-    assert normalizer.words("Мой ёжик, мой друг") == ["мой", "ёжик", ",", "мой", "друг"]
+    assert normalizer.words("Путин хуйло, а вы все дебилы") == [
+        "putin",
+        "chujlo",
+        ",",
+        "a",
+        "wy",
+        "wse",
+        "debily",
+    ]
+    # й, ё, ї are letters, not diacritics: they keep words apart after transliteration too.
+    assert normalizer.words("Слава Україні!") == ["slawa", "ukrajini", "!"]
+    assert normalizer.words("Мой ёжик, мои друзья") == ["moj", "jozik", ",", "moi", "druzja"]
+
+
+def test_cyrillic_look_alikes_in_a_latin_comment_are_still_mapped(normalizer: Normalizer) -> None:
+    """Transliteration is only for comments written in Cyrillic: "kurwа" with a Cyrillic "а"
+    in a Polish comment is a disguise, and "сука" there reads as the letters it imitates."""
+    assert normalizer.words("Ty jesteś idiоta i kurwа") == ["ty", "jestes", "idiota", "i", "kurwa"]
+    assert normalizer.words("to jest сука mowie wam") == ["to", "jest", "cyka", "mowie", "wam"]
 
 
 # -- leetspeak ----------------------------------------------------------------------------

@@ -92,6 +92,20 @@ def test_russian_is_unsupported_but_scored(scorer: Scorer) -> None:
     assert set(result.scores) == set(ATTRIBUTES)
 
 
+def test_a_comment_written_in_cyrillic_is_read_by_the_polish_model(scorer: Scorer) -> None:
+    """Its words are spelt the Polish way, so the Polish model reads what it shares with Polish
+    (before, no feature matched and every Russian comment got the same score)."""
+    abusive = scorer.score_text("Путин хуйло, а вы все дебилы")
+    civil = scorer.score_text("Спасибо большое за статью, очень интересно")
+    assert abusive.language == "ru" and abusive.supported is False
+    assert civil.language == "ru" and civil.supported is False
+    assert abusive.scores["toxicity"] > civil.scores["toxicity"]
+    spelt = scorer.score_text("Putin chujlo, a wy wse debily")
+    assert spelt.language == "pl" and abusive.scores == spelt.scores
+    # the offending words are highlighted in the original letters
+    assert "хуйло" in {span.text for span in abusive.spans.get("toxicity", [])}
+
+
 @pytest.mark.parametrize(
     ("value", "code"),
     [

@@ -92,6 +92,21 @@ CLOSE_TWINS: Final[frozenset[str]] = frozenset("аеорсухкмтнвіјѕА
 #: Letters of the Cyrillic block: used to decide whether a comment is Cyrillic-dominant.
 CYRILLIC_FIRST, CYRILLIC_LAST = "\u0400", "\u04ff"
 
+#: Cyrillic letters written the Polish way (х -> ch, ш -> sz, в -> w), for comments written in
+#: Cyrillic (Russian, Ukrainian, Belarusian). No model is trained on those languages, but the
+#: words they share with Polish, above all the insults and the vulgar ones ("хуй" -> "chuj",
+#: "курва" -> "kurwa", "дебил" -> "debil", "сука" -> "suka"), then reach the Polish features
+#: instead of none: an unsupported comment gets scores that read its words, not a prior.
+#: Lower case only (the text is case-folded first); г and и keep their Russian values.
+CYRILLIC_TO_LATIN: Final[dict[str, str]] = {
+    "а": "a", "б": "b", "в": "w", "г": "g", "ґ": "g", "д": "d", "е": "e", "ё": "jo",
+    "є": "je", "ж": "z", "з": "z", "и": "i", "і": "i", "ї": "ji", "й": "j", "к": "k",
+    "л": "l", "м": "m", "н": "n", "о": "o", "п": "p", "р": "r", "с": "s", "т": "t",
+    "у": "u", "ў": "u", "ф": "f", "х": "ch", "ц": "c", "ч": "cz", "ш": "sz", "щ": "szcz",
+    "ъ": "", "ы": "y", "ь": "", "э": "e", "ю": "ju", "я": "ja", "ј": "j", "ѕ": "dz",
+    "ђ": "dz", "ћ": "c", "љ": "lj", "њ": "nj", "џ": "dz", "ѓ": "g", "ќ": "k",
+}  # fmt: skip
+
 #: Digits and symbols standing for letters inside words.
 LEET: Final[dict[str, str]] = {
     "4": "a",
@@ -142,9 +157,10 @@ _POLISH_FOLD: Final[dict[int, str]] = {
 def fold_diacritics(text: str) -> str:
     """Fold diacritics of an already case-folded text; ASCII passes through untouched.
 
-    Cyrillic is left alone: й, ё, ї are letters of their own, not accented и, е, і, and a
-    Russian or Ukrainian comment must stay what it says ("мой" is not "мои"). Look-alikes
-    in Latin words are mapped by HOMOGLYPHS before this runs.
+    Cyrillic is left alone: й, ё, ї are letters of their own, not accented и, е, і ("мой" is
+    not "мои"). The normaliser has already spelt Cyrillic words the Polish way
+    (CYRILLIC_TO_LATIN, which keeps those apart: "moj", "moi") or mapped look-alikes in Latin
+    words (HOMOGLYPHS) before this runs.
     """
     if text.isascii():
         return text

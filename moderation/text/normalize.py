@@ -24,6 +24,7 @@ from moderation.text.charmaps import (
     CLOSE_TWINS,
     CYRILLIC_FIRST,
     CYRILLIC_LAST,
+    CYRILLIC_TO_LATIN,
     HOMOGLYPHS,
     LEET,
     LEET_ONLY_INSIDE,
@@ -50,6 +51,7 @@ _LATIN: Final = re.compile(r"[a-zA-Z]")
 _CYRILLIC_OR_GREEK: Final = re.compile("[\u0370-\u03ff\u0400-\u04ff]")
 _LETTER: Final = re.compile(r"[^\W\d_]")
 _HOMOGLYPH_TABLE: Final = str.maketrans(HOMOGLYPHS)
+_TRANSLITERATION_TABLE: Final = str.maketrans(CYRILLIC_TO_LATIN)
 #: A word whose mask could not be resolved: kept as one token ("g*wniarz"), not split at "*".
 _MASKED_WORD: Final = re.compile(r"[^\W\d_]+(?:\*[^\W\d_]+)+")
 
@@ -172,8 +174,12 @@ class Normalizer:
             text = unicodedata.normalize("NFKC", text)
             text = "".join(c for c in text if not is_invisible(c))
         text = text.casefold()
-        if not text.isascii() and (map_glyphs or _mixed_script(text)):
-            text = text.translate(_HOMOGLYPH_TABLE)
+        if not text.isascii():
+            if map_glyphs or _mixed_script(text):
+                text = text.translate(_HOMOGLYPH_TABLE)
+            elif _CYRILLIC.search(text) is not None:
+                # A word of a comment written in Cyrillic: spelt the Polish way (charmaps).
+                text = text.translate(_TRANSLITERATION_TABLE)
         text = fold_diacritics(text)
         text = _MENTION.sub(USER_TOKEN, _URL.sub(URL_TOKEN, _TAG.sub(r"\1", text)))
         core, lead, trail = _strip_edges(text)
@@ -466,6 +472,15 @@ def strip_invisible(text: str) -> str:
     if unicodedata.is_normalized("NFKC", text):
         return text
     return unicodedata.normalize("NFKC", text)
+
+
+def written_in_cyrillic(text: str) -> bool:
+    """Whether a comment is real Cyrillic writing (Russian, Ukrainian...), not a disguise.
+
+    Its words are transliterated for the features, so their normalised form looks Polish;
+    language identification must go by the original letters instead.
+    """
+    return _CYRILLIC.search(text) is not None and not disguised_latin(text)
 
 
 def disguised_latin(text: str) -> bool:
