@@ -184,3 +184,28 @@ def test_mentions_and_placeholders_do_not_decide_the_language(
 ) -> None:
     assert detector.detect(text).language == language
 
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("شكرا جزيلا على هذا المقال المفيد", "ar"),
+        ("谢谢你的文章，非常有意思", "zh"),
+        ("ありがとうございます", "ja"),
+        ("감사합니다 좋은 기사", "ko"),
+        ("תודה על הכתבה", "he"),
+    ],
+)
+def test_other_scripts_are_named_by_their_script_not_ranked_as_polish(
+    detector: LanguageDetector, text: str, language: str
+) -> None:
+    """py3langid only ranks the languages of Polish news comments: an Arabic comment once came
+    out as Polish and supported, and was scored and flagged as if it were."""
+    guess = detector.detect(text)
+    assert guess.language == language and not guess.supported
+
+
+def test_emoji_and_greek_look_alikes_keep_the_latin_rules(detector: LanguageDetector) -> None:
+    assert detector.detect("😀😀 123 !!!").language == "pl"
+    assert detector.detect("ΤΥ ΚΑΡΑ").language == "pl"  # Greek letters only: a disguise here
+    assert detector.detect("( ͡° ͜ʖ ͡°)").language == "pl"  # an IPA letter in a face, no script

@@ -106,6 +106,12 @@ def test_a_comment_written_in_cyrillic_is_read_by_the_polish_model(scorer: Score
     assert "хуйло" in {span.text for span in abusive.spans.get("toxicity", [])}
 
 
+def test_a_comment_in_another_script_is_unsupported(scorer: Scorer) -> None:
+    result = scorer.score_text("شكرا جزيلا على هذا المقال المفيد")
+    assert result.language == "ar" and result.supported is False
+    assert set(result.scores) == set(ATTRIBUTES)
+
+
 @pytest.mark.parametrize(
     ("value", "code"),
     [

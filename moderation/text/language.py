@@ -4,13 +4,15 @@ Short comments fool any n-gram identifier ("kurwa mac" is not Shona), so the can
 languages are limited to those that plausibly appear under Polish news articles, and a
 Latin-script comment without confident evidence for another language is taken as Polish
 or English, whichever scores higher. Cyrillic comments are never mapped to pl/en: they
-are honestly reported as ru/uk/... and unsupported.
+are honestly reported as ru/uk/... and unsupported; so are comments in other scripts
+(Arabic, Chinese...: ar, zh..., by their script).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -185,6 +187,26 @@ _POLISH: Final = LanguageGuess("pl", 1.0)
 _ENGLISH: Final = LanguageGuess("en", 1.0)
 _NO_LETTERS: Final = LanguageGuess("pl", 0.0)
 
+#: Scripts that name their language, for comments with letters in none of Latin, Cyrillic
+#: and Greek (by the first word of a letter's Unicode name). py3langid is limited to the
+#: languages of Polish news comments, so it would rank such a comment among those; its script
+#: is the honest answer. Other letters (IPA in a "( ͡° ͜ʖ ͡°)", fullwidth or mathematical Latin,
+#: rarer scripts) keep the rules for Latin text.
+_SCRIPT_LANGUAGES: Final[dict[str, str]] = {
+    "ARABIC": "ar",
+    "HEBREW": "he",
+    "CJK": "zh",
+    "HIRAGANA": "ja",
+    "KATAKANA": "ja",
+    "HANGUL": "ko",
+    "DEVANAGARI": "hi",
+    "THAI": "th",
+    "GEORGIAN": "ka",
+    "ARMENIAN": "hy",
+}
+_ANY_LETTER: Final = re.compile(r"[^\W\d_]")
+_GREEK: Final = re.compile("[\u0370-\u03ff]")
+
 
 class LanguageDetector:
     """Wraps py3langid; the model (about 5 MB) is read on first use, not at import."""
@@ -234,6 +256,9 @@ def _rules(text: str) -> LanguageGuess | _Pending:
     cyrillic = 0 if sample.isascii() or _CYRILLIC.search(sample) is None else -1
     if cyrillic == 0:
         if _LATIN.search(sample) is None:
+            other = _other_script(sample)
+            if other is not None:
+                return other
             # Emoji, numbers, punctuation only: nothing to tell; the Polish model scores it.
             return _NO_LETTERS
         fast = _fast_guess(sample)
@@ -249,6 +274,26 @@ def _rules(text: str) -> LanguageGuess | _Pending:
         # Polish or English behind Cyrillic look-alikes: identify the mapped text.
         return _rules(sample.lower().translate(_TWIN_TABLE))
     return _Pending(sample, cyrillic, latin)
+
+
+def _other_script(sample: str) -> LanguageGuess | None:
+    """The language of a comment written in a script other than Latin, Cyrillic or Greek
+    (Arabic, Chinese...), by its most frequent letters' script; None unless that script is one
+    of :data:`_SCRIPT_LANGUAGES`.
+
+    Greek stays with the rules for Latin text: a comment in Greek letters only is more
+    likely Polish or English behind look-alikes here than Greek.
+    """
+    if _GREEK.search(sample) is not None:
+        return None
+    scripts: dict[str, int] = {}
+    for letter in _ANY_LETTER.findall(sample):
+        script = unicodedata.name(letter, "").split(" ")[0]
+        scripts[script] = scripts.get(script, 0) + 1
+    if not scripts:
+        return None
+    language = _SCRIPT_LANGUAGES.get(max(scripts, key=lambda script: scripts[script]))
+    return None if language is None else LanguageGuess(language, 1.0)
 
 
 def _decide(pending: _Pending, ranking: list[tuple[str, float]]) -> LanguageGuess:
