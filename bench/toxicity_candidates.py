@@ -41,7 +41,7 @@ import scipy.sparse as sp
 from _common import add_common_arguments, table, write_json
 from numpy.typing import NDArray
 
-from moderation.evaluation import tune_threshold
+from moderation.evaluation import binary_metrics, tune_threshold
 from moderation.model.features import TextFeaturizer
 from moderation.model.heads import displayed, fit_calibrator
 from moderation.training import (
@@ -228,16 +228,13 @@ def candidates(data: Data) -> dict[str, Callable[[NDArray[np.int_]], Decide]]:
 
 
 def best_f1(y: NDArray[np.int_], score: NDArray[np.float64]) -> float:
-    """F1 of the positive class at the best threshold (threshold-free ranking quality)."""
+    """F1 of the positive class at the best threshold (threshold-free ranking quality).
+
+    On raw decisions (log-odds), which ``moderation.evaluation`` rightly refuses as
+    probabilities; the calibrated dev F1 goes through ``binary_metrics``."""
     order = np.argsort(-score, kind="stable")
     hits = np.cumsum(y[order])
     return float((2 * hits / (np.arange(1, y.size + 1) + y.sum())).max())
-
-
-def f1_at(y: NDArray[np.int_], flagged: NDArray[np.bool_]) -> float:
-    """F1 of the positive class for the comments ``flagged``."""
-    hits = int((flagged & (y == 1)).sum())
-    return 2 * hits / max(int(flagged.sum()) + int(y.sum()), 1)
 
 
 def evaluate(
@@ -257,7 +254,7 @@ def evaluate(
     threshold = round(float(tune_threshold(data.y[dev], shown)), 4)
     y_dev = data.y[dev][ban_dev]
     out: dict[str, Any] = {
-        "dev_f1": f1_at(y_dev, shown[ban_dev] >= threshold),
+        "dev_f1": binary_metrics(y_dev, shown[ban_dev], threshold)["f1"],
         "dev_best_f1": best_f1(y_dev, dev_decision[ban_dev]),
         "dev_auc": float(roc_auc_score(y_dev, dev_decision[ban_dev])),
         "threshold": threshold,
